@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Helpers shared by the command-line programs: option parsing and progress on stderr. */
+#ifndef INVCSI_CLI_H
+#define INVCSI_CLI_H
+
+#include <stdint.h>
+
+/* Each parser prints "PROG: bad value 'S' for OPT: ..." to stderr and returns -1 on error. */
+int cli_parse_int(const char *prog, const char *opt, const char *s, long min, long max, int *out);
+int cli_parse_u64(const char *prog, const char *opt, const char *s, uint64_t *out);
+int cli_parse_double(const char *prog, const char *opt, const char *s, double min, double max,
+                     double *out);
+/* Compression ratio as "1/16" or "0.0625". */
+int cli_parse_ratio(const char *prog, const char *opt, const char *s, double *out);
+
+/* Progress printer matching invcsi_progress_fn; ctx is a struct cli_progress. Prints at
+ * most every 0.5 s (and at the end) "label: done/total (pct%), rate/s, ETA s" to stderr. */
+struct cli_progress {
+    const char *label;
+    const char *unit;   /* e.g. "samples" */
+    double t_start;
+    double t_last;
+    int quiet;
+};
+void cli_progress_start(struct cli_progress *p, const char *label, const char *unit, int quiet);
+void cli_progress_cb(void *ctx, long done, long total);
+
+/* Monotonic wall clock, seconds. */
+double cli_now(void);
+
+#endif
