@@ -29,6 +29,11 @@ typedef struct invcsi_dft invcsi_dft;
 int invcsi_dft_create(invcsi_dft **d, int nr, int nt, int nc, invcsi_error *err);
 void invcsi_dft_destroy(invcsi_dft *d);
 
+/* The one process-wide lock around FFTW planning (FFTW's planner is not thread-safe):
+ * every core file that creates or destroys FFTW plans takes it. */
+void invcsi_fftw_lock(void);
+void invcsi_fftw_unlock(void);
+
 /* Thread-safe for concurrent calls on one plan. count samples, contiguous. */
 void invcsi_dft_forward(const invcsi_dft *d, const float *h, float *x, long count);
 void invcsi_dft_inverse(const invcsi_dft *d, const float *x, float *h, long count);
