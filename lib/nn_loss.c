@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Losses: mean squared error and the unbiased MMD^2 with the inverse multiquadric kernel
+ * (DESIGN.md section 3).
+ *
+ * MMD gradients, with K(d2) = sum_c C_c / (C_c + d2) and K' its derivative in d2:
+ *   d/da_i = 4/(N(N-1)) sum_{j!=i} K'(|a_i-a_j|^2) (a_i - a_j)
+ *          - 4/N^2      sum_j      K'(|a_i-b_j|^2) (a_i - b_j)
+ *   d/db_j = 4/(N(N-1)) sum_{i!=j} K'(|b_j-b_i|^2) (b_j - b_i)
+ *          - 4/N^2      sum_i      K'(|a_i-b_j|^2) (b_j - a_i)
+ * (the first sums count each unordered pair twice, hence 4 and not 2). Each line is
+ *   rowsum(Wt)_i x_i - (Wt y)_i
+ * for a weight matrix Wt[i][j] = coefficient * K'(d2_ij): one more GEMM per term.
+ *
+ * Scratch layout (invcsi_mmd_scratch_floats): d2_aa, d2_bb, d2_ab (n*n each, kept from the
+ * forward for the backward), a weight matrix (n*n), row norms of a and b (n each).
+ */
+#include "invcsi/gemm.h"
+#include "invcsi/nn.h"
+#include "nn_math.h"
+
+#include <limits.h>
+#include <math.h>
+
+/* ---- MSE ----------------------------------------------------------------------------- */
+
+int invcsi_mse_forward(float *loss, const float *pred, const float *target, long n,
+                       invcsi_error *err)
+{
+    if (n < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_forward: n = %ld must be >= 1", n);
+    if (!loss || !pred || !target)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_forward: NULL buffer");
+    double acc = 0.0;
+    for (long i = 0; i < n; i++)
+        acc += nn_sq_err(pred[i], target[i]);
+    *loss = (float)(acc / n);
+    return INVCSI_OK;
+}
+
+int invcsi_mse_backward(float *dpred, float *dtarget, float dloss, const float *pred,
+                        const float *target, long n, invcsi_error *err)
+{
+    if (n < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: n = %ld must be >= 1", n);
+    if (!pred || !target)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: NULL buffer");
+    const float k = dloss / (float)n;
+    for (long i = 0; i < n; i++) {
+        const float g = k * nn_sq_err_grad(pred[i], target[i]);
+        if (dpred)
+            dpred[i] += g;
+        if (dtarget)
+            dtarget[i] -= g;
+    }
+    return INVCSI_OK;
+}
+
+/* ---- MMD ----------------------------------------------------------------------------- */
+
+long invcsi_mmd_scratch_floats(int n) { return 4L * n * n + 2L * n; }
+
+static int mmd_check(const char *fn, const float *a, const float *b, int n, int dim,
+                     const float *c_list, int n_c, const float *scratch, invcsi_error *err)
+{
+    if (n < 2 || dim < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "%s: n = %d samples (need >= 2 for the unbiased estimate), "
+                                "dim = %d (need >= 1)",
+                                fn, n, dim);
+    if ((long)n * n > INT_MAX)
+        return invcsi_error_set(err, INVCSI_EINVAL, "%s: n = %d too large", fn, n);
+    if (n_c < 0 || (n_c > 0 && !c_list))
+        return invcsi_error_set(err, INVCSI_EINVAL, "%s: %d kernel constants but no list", fn,
+                                n_c);
+    for (int i = 0; i < n_c; i++)
+        if (!(c_list[i] > 0.0f))
+            return invcsi_error_set(err, INVCSI_EINVAL,
+                                    "%s: kernel constant C[%d] = %g must be > 0", fn, i,
+                                    c_list[i]);
+    if (!a || !b || !scratch)
+        return invcsi_error_set(err, INVCSI_EINVAL, "%s: NULL buffer", fn);
+    return INVCSI_OK;
+}
+
+static void row_norms(float *norm, const float *x, int n, int dim)
+{
+    for (int i = 0; i < n; i++) {
+        double acc = 0.0;
+        const float *r = x + (long)i * dim;
+        for (int k = 0; k < dim; k++)
+            acc += (double)r[k] * r[k];
+        norm[i] = (float)acc;
+    }
+}
+
+/* d2[i][j] = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 (round-off can make it negative);
+ * same_set: x == y, whose diagonal is exactly 0. */
+static void sq_distances(float *d2, const float *x, const float *nx, const float *y,
+                         const float *ny, int n, int dim, int same_set)
+{
+    invcsi_sgemm(INVCSI_NOTRANS, INVCSI_TRANS, n, n, dim, -2.0f, x, dim, y, dim, 0.0f, d2, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            float v = d2[(long)i * n + j] + nx[i] + ny[j];
+            d2[(long)i * n + j] = v > 0.0f ? v : 0.0f;
+        }
+    if (same_set)
+        for (int i = 0; i < n; i++)
+            d2[(long)i * n + i] = 0.0f;
+}
+
+/* Kernel sum over the constants (one default constant 2*dim when the list is empty). */
+static inline float imq_sum(float d2, const float *c_list, int n_c, float c_default)
+{
+    if (n_c == 0)
+        return nn_imq(d2, c_default);
+    float k = 0.0f;
+    for (int c = 0; c < n_c; c++)
+        k += nn_imq(d2, c_list[c]);
+    return k;
+}
+
+static inline float imq_sum_grad(float d2, const float *c_list, int n_c, float c_default)
+{
+    if (n_c == 0)
+        return nn_imq_grad(d2, c_default);
+    float k = 0.0f;
+    for (int c = 0; c < n_c; c++)
+        k += nn_imq_grad(d2, c_list[c]);
+    return k;
+}
+
+int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, int dim,
+                           const float *c_list, int n_c, float *scratch, invcsi_error *err)
+{
+    int rc = mmd_check("mmd_imq_forward", a, b, n, dim, c_list, n_c, scratch, err);
+    if (rc)
+        return rc;
+    if (!loss)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mmd_imq_forward: NULL loss");
+    const long nn = (long)n * n;
+    float *d2_aa = scratch, *d2_bb = scratch + nn, *d2_ab = scratch + 2 * nn;
+    float *na = scratch + 4 * nn, *nb = na + n;
+    const float c_def = 2.0f * dim;
+
+    row_norms(na, a, n, dim);
+    row_norms(nb, b, n, dim);
+    sq_distances(d2_aa, a, na, a, na, n, dim, 1);
+    sq_distances(d2_bb, b, nb, b, nb, n, dim, 1);
+    sq_distances(d2_ab, a, na, b, nb, n, dim, 0);
+
+    double s_same = 0.0, s_cross = 0.0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            const long ij = (long)i * n + j;
+            if (i != j)
+                s_same += (double)imq_sum(d2_aa[ij], c_list, n_c, c_def) +
+                          imq_sum(d2_bb[ij], c_list, n_c, c_def);
+            s_cross += imq_sum(d2_ab[ij], c_list, n_c, c_def);
+        }
+    *loss = (float)(s_same / ((double)n * (n - 1)) - 2.0 * s_cross / ((double)n * n));
+    return INVCSI_OK;
+}
+
+/* dx += rowsum(w) .* x - w y  (w is n x n, x and y are n x dim); transposed: w^T. */
+static void weighted_diff_add(float *dx, const float *w, int trans_w, const float *x,
+                              const float *y, int n, int dim)
+{
+    for (int i = 0; i < n; i++) {
+        double rs = 0.0;
+        for (int j = 0; j < n; j++)
+            rs += trans_w ? w[(long)j * n + i] : w[(long)i * n + j];
+        const float r = (float)rs;
+        float *d = dx + (long)i * dim;
+        const float *xi = x + (long)i * dim;
+        for (int k = 0; k < dim; k++)
+            d[k] += r * xi[k];
+    }
+    invcsi_sgemm(trans_w ? INVCSI_TRANS : INVCSI_NOTRANS, INVCSI_NOTRANS, n, dim, n, -1.0f, w,
+                 n, y, dim, 1.0f, dx, dim);
+}
+
+int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, const float *b,
+                            int n, int dim, const float *c_list, int n_c, float *scratch,
+                            invcsi_error *err)
+{
+    int rc = mmd_check("mmd_imq_backward", a, b, n, dim, c_list, n_c, scratch, err);
+    if (rc)
+        return rc;
+    if (!da && !db)
+        return INVCSI_OK;
+    const long nn = (long)n * n;
+    const float *d2_aa = scratch, *d2_bb = scratch + nn, *d2_ab = scratch + 2 * nn;
+    float *w = scratch + 3 * nn;
+    const float c_def = 2.0f * dim;
+    const float coef_same = (float)(4.0 * dloss / ((double)n * (n - 1)));
+    const float coef_cross = (float)(-4.0 * dloss / ((double)n * n));
+
+    /* within-set terms: the same form for a (from d2_aa) and for b (from d2_bb) */
+    for (int set = 0; set < 2; set++) {
+        float *dx = set == 0 ? da : db;
+        const float *x = set == 0 ? a : b;
+        const float *d2 = set == 0 ? d2_aa : d2_bb;
+        if (!dx)
+            continue;
+        for (long ij = 0; ij < nn; ij++)
+            w[ij] = coef_same * imq_sum_grad(d2[ij], c_list, n_c, c_def);
+        for (int i = 0; i < n; i++)
+            w[(long)i * n + i] = 0.0f; /* i == j is not in the unbiased sum */
+        weighted_diff_add(dx, w, 0, x, x, n, dim);
+    }
+
+    /* cross term: one weight matrix serves both sides */
+    for (long ij = 0; ij < nn; ij++)
+        w[ij] = coef_cross * imq_sum_grad(d2_ab[ij], c_list, n_c, c_def);
+    if (da)
+        weighted_diff_add(da, w, 0, a, b, n, dim);
+    if (db)
+        weighted_diff_add(db, w, 1, b, a, n, dim);
+    return INVCSI_OK;
+}
