@@ -1,0 +1,19 @@
+#
+# Copyright 2025 gr-invcsi developers
+#
+# This file is part of gr-invcsi
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""
+gr-invcsi: deep-learning CSI feedback (InvCSINet) blocks for GNU Radio.
+
+Blocks: nmse_probe (running NMSE/rho between a reference and a reconstructed CSI stream).
+"""
+
+# The compiled blocks. No try/except here on purpose: if the extension or one of the
+# libraries it needs (libgnuradio-invcsi, libinvcsi) cannot be loaded, the ImportError
+# must reach the user instead of leaving a package with no blocks in it.
+from .invcsi_python import *  # noqa: F401,F403
+
+# import any pure python here

@@ -1,0 +1,37 @@
+/*
+ * Copyright 2025 gr-invcsi developers
+ *
+ * This file is part of gr-invcsi
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The extension module gnuradio.invcsi.invcsi_python. Bindings are written by hand
+ * (no bindtool header hashes to keep in sync): one bind_<block>() per block, each in
+ * <block>_python.cc, all called here.
+ */
+
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+// Headers for binding functions
+/**************************************/
+void bind_nmse_probe(py::module& m);
+/**************************************/
+
+PYBIND11_MODULE(invcsi_python, m)
+{
+    m.doc() = "gr-invcsi blocks: deep-learning CSI feedback (InvCSINet) for GNU Radio";
+
+    // Registers gr::sync_block, gr::block, gr::basic_block, which the blocks derive from.
+    py::module::import("gnuradio.gr");
+
+    /**************************************/
+    // The following comment block is used for
+    // gr_modtool to insert binding function calls
+    // Please do not delete
+    /**************************************/
+    // BINDING_FUNCTION_CALLS(
+    bind_nmse_probe(m);
+    // ) END BINDING_FUNCTION_CALLS
+}
