@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * One interface for every CSI-feedback model of the core (INN, CsiNet, later
+ * InvCSINet and STQENet), so the trainer, the evaluator, the benchmarks and the GNU
+ * Radio blocks drive them all the same way.
+ *
+ * Data seen by a model: x, the preprocessed real tensor of one report (transform.h:
+ * 2 x (nr*nt) x nc values, DFT'd and multiplied by the data set's power scale), batch
+ * first: x[b * dim + i], dim = 2*nr*nt*nc. The encoder maps x to the latent y (m floats
+ * per report); the decoder maps y back to x^.
+ *
+ * Life cycle:
+ *   invcsi_model_config cfg; invcsi_model_config_default(&cfg, "inn", nr, nt, nc, cr);
+ *   invcsi_model *m; invcsi_model_create(&m, &cfg, max_batch, err);   (builds the
+ *       parameter table, finalizes it, initialises weights from cfg.seed)
+ *   ... fit_front (once, on the training set), train_step / encode / decode ...
+ *   invcsi_model_save(m, path, extra_meta, err); invcsi_model_load(&m, path, max_batch, err);
+ *   invcsi_model_destroy(m);
+ */
+#ifndef INVCSI_MODEL_H
+#define INVCSI_MODEL_H
+
+#include <stdint.h>
+
+#include "invcsi/error.h"
+#include "invcsi/params.h"
+#include "invcsi/rng.h"
+#include "invcsi/safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define INVCSI_KIND_MAX 16
+
+typedef struct invcsi_model_config {
+    char kind[INVCSI_KIND_MAX]; /* "inn", "csinet" */
+    int nr, nt, nc;             /* channel sizes; dim = 2*nr*nt*nc */
+    int dim;                    /* real values per report */
+    int m;                      /* latent size (round(dim * cr)) */
+    uint64_t seed;              /* weight initialisation (and training) seed */
+
+    /* INN (DESIGN.md section 3) */
+    int patch;                  /* p: patch size, default 8 (needs nr*nt and nc divisible by p) */
+    int blocks;                 /* K invertible blocks, default 3 */
+    int width;                  /* subnet width (channels), default by CR, see inn.h */
+    float clamp;                /* soft clamp of the coupling scale, default 2 */
+    float leaky_slope;          /* LeakyReLU slope in subnets: 0.01 INN, 0.3 CsiNet */
+    int permute;                /* fixed channel permutation between blocks: 0/1 */
+    char front[INVCSI_KIND_MAX];/* "patch" (default), "energy", "klt" */
+    int z_bwd_sample;           /* L_bwd decodes with z = 0 (0, default) or z = n (1) */
+    float mmd_weight;           /* weight of L_fwd, default 1 */
+    float mse_weight;           /* weight of L_bwd, default 1 (0 = "MMD only") */
+
+    /* CsiNet (DESIGN.md section 6) */
+    int refine_blocks;          /* RefineNet blocks, default 2 */
+
+    /* Data normalisation, stored with the weights (transform.h invcsi_power_scale) */
+    double norm_scale;          /* x = scale * DFT(H) */
+    /* Split the model was trained on, so the evaluator uses the same held-out data */
+    uint64_t split_seed;
+    double train_frac;          /* default 0.7 */
+} invcsi_model_config;
+
+/* Loss terms of one training step, averaged over the batch. */
+typedef struct invcsi_losses {
+    double total;      /* what the gradient was taken of */
+    double mmd;        /* L_fwd (INN) */
+    double mse;        /* L_bwd (INN) or the MSE (CsiNet) */
+    double nmse_sum;   /* sum over the batch of ||x - x^||^2/||x||^2 of the reconstruction
+                          the step computed (INN: f^-1(y, z_bwd)); the trainer averages it */
+} invcsi_losses;
+
+typedef struct invcsi_model invcsi_model;
+
+/* Per-kind implementation. All functions return INVCSI_OK or an error code with err set.
+ * batch is at most the max_batch the model was created with. */
+typedef struct invcsi_model_ops {
+    const char *kind;
+    /* Fills kind-specific defaults into cfg (called by invcsi_model_config_default). */
+    void (*config_default)(invcsi_model_config *cfg, double cr);
+    /* Validates cfg (sizes, divisibility) with a clear message. */
+    int (*check)(const invcsi_model_config *cfg, invcsi_error *err);
+    /* Adds every tensor to m->params (not yet finalized). */
+    int (*build)(invcsi_model *m, invcsi_error *err);
+    /* Allocates activations and scratch for up to max_batch reports (m->impl). */
+    int (*reserve)(invcsi_model *m, int max_batch, invcsi_error *err);
+    /* Initialises the finalized parameters from cfg.seed. */
+    void (*init)(invcsi_model *m);
+    /* Optional (may be NULL): fixed data-dependent parts (INN --front energy|klt), from
+     * the training set x (n reports), before training. */
+    int (*fit_front)(invcsi_model *m, const float *x, long n, invcsi_error *err);
+    /* Forward + backward of the training loss on one batch; ACCUMULATES into
+     * m->params.grad (the trainer zeroes it). rng supplies the step's noise. */
+    int (*train_step)(invcsi_model *m, const float *x, int batch, invcsi_rng *rng,
+                      invcsi_losses *out, invcsi_error *err);
+    /* Inference (weights unchanged, batch-independent results). */
+    int (*encode)(invcsi_model *m, const float *x, int batch, float *y, invcsi_error *err);
+    int (*decode)(invcsi_model *m, const float *y, int batch, float *xhat, invcsi_error *err);
+    /* Frees m->impl. */
+    void (*release)(invcsi_model *m);
+} invcsi_model_ops;
+
+struct invcsi_model {
+    invcsi_model_config cfg;
+    invcsi_params params;
+    const invcsi_model_ops *ops;
+    int max_batch;
+    void *impl; /* kind-specific activations, scratch */
+};
+
+/* Registered kinds (defined in their own lib/<kind>*.c files). */
+extern const invcsi_model_ops invcsi_inn_ops;
+extern const invcsi_model_ops invcsi_csinet_ops;
+
+/* Kind by name, NULL if unknown. */
+const invcsi_model_ops *invcsi_model_ops_find(const char *kind);
+
+/* Defaults for a kind at compression ratio cr (m = round(dim * cr)), seed 1,
+ * norm_scale 1, split_seed 1, train_frac 0.7. INVCSI_EINVAL for an unknown kind. */
+int invcsi_model_config_default(invcsi_model_config *cfg, const char *kind, int nr, int nt,
+                                int nc, double cr, invcsi_error *err);
+
+/* Config <-> JSON text (the "config" entry of the weights file metadata). The returned
+ * string is malloc'd. */
+char *invcsi_model_config_to_json(const invcsi_model_config *cfg);
+int invcsi_model_config_from_json(invcsi_model_config *cfg, const char *json, invcsi_error *err);
+
+int invcsi_model_create(invcsi_model **m, const invcsi_model_config *cfg, int max_batch,
+                        invcsi_error *err);
+void invcsi_model_destroy(invcsi_model *m);
+
+/* Weights file (safetensors, DESIGN.md section 7): every parameter tensor, and
+ * __metadata__ {"format": "gr-invcsi-weights-1", "config": <json>, "normalisation":
+ * "<scale>", plus the caller's extra entries (e.g. "command")}. Atomic write. */
+int invcsi_model_save(const invcsi_model *m, const char *path, const invcsi_st_kv *extra,
+                      int n_extra, invcsi_error *err);
+/* Reads the config from the metadata, creates the model, loads and checks every tensor. */
+int invcsi_model_load(invcsi_model **m, const char *path, int max_batch, invcsi_error *err);
+
+/* Parameters proper (sum of tensor counts, frozen buffers such as BN running stats
+ * excluded when exclude_frozen is set). */
+long invcsi_model_param_count(const invcsi_model *m, int exclude_frozen);
+
+/* Convenience wrappers that split a large count into max_batch chunks. */
+int invcsi_model_encode(invcsi_model *m, const float *x, long count, float *y, invcsi_error *err);
+int invcsi_model_decode(invcsi_model *m, const float *y, long count, float *xhat,
+                        invcsi_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
