@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * invcsi-eval: reconstruction quality of trained models on a channel data set.
+ *
+ * For each weights file: reproduce the train/test split from the config stored in the
+ * weights, preprocess with the stored normalisation, encode and decode in batches, undo
+ * the scale, inverse DFT to H^, and compare with the original frequency-domain H:
+ * NMSE (dB) and the generalised cosine similarity rho (include/invcsi/metrics.h).
+ */
+#include "cli.h"
+
+#include "invcsi/channels.h"
+#include "invcsi/matfile.h"
+#include "invcsi/metrics.h"
+#include "invcsi/model.h"
+#include "invcsi/pca.h"
+#include "invcsi/safetensors.h"
+#include "invcsi/train.h"
+#include "invcsi/transform.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *PROG = "invcsi-eval";
+
+#define MAX_WEIGHTS 32
+
+typedef struct eval_cli {
+    const char *data;
+    const char *weights[MAX_WEIGHTS];
+    int n_weights;
+    const char *split;
+    const char *csv;
+    int batch;
+    int threads;
+    int pca;
+    int quiet;
+} eval_cli;
+
+/* One row of the result table. */
+typedef struct eval_row {
+    char name[256];
+    char kind[INVCSI_KIND_MAX];
+    int m, dim;
+    long params;
+    long samples;
+    double nmse_db, rho;
+} eval_row;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: %s --data FILE.mat --weights W.safetensors [--weights W2 ...] [options]\n"
+        "\n"
+        "Evaluates trained models on a channel data set: reproduces the train/test split\n"
+        "from the config stored in each weights file (split seed, training fraction, the\n"
+        "--max-train limit), preprocesses with the stored normalisation, encodes and\n"
+        "decodes in batches, undoes the scale, inverse-DFTs to H^ and compares with the\n"
+        "original frequency-domain H: NMSE = mean ||H - H^||^2 / ||H||^2 in dB, and the\n"
+        "generalised cosine similarity rho = mean_k |h_k^H h^_k| / (||h_k|| ||h^_k||).\n"
+        "\n"
+        "Options (default in brackets):\n"
+        "  --data FILE        channel set (.mat), required; normally the training data\n"
+        "                     (a warning says when it is not: the split is then not held out)\n"
+        "  --weights W        weights file from invcsi-train, required; repeat for a table\n"
+        "                     of several models (up to %d)\n"
+        "  --split S          test | train | all: which reports to evaluate [test]\n"
+        "  --csv FILE         also write the table as CSV\n"
+        "  --pca              also evaluate the linear PCA (KLT) code at each model's M:\n"
+        "                     the top-M principal axes (centred) of the model's training\n"
+        "                     reports; the floor every learned codec must beat\n"
+        "  --batch B          reports per encode/decode call [256]\n"
+        "  --threads T        OpenMP and BLAS threads; 0 = OpenMP default [0]\n"
+        "  --quiet            no progress on stderr\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Output: a table on stdout (model, kind, CR/M, parameters, samples, NMSE dB, rho).\n"
+        "Exit status: 0 ok, 1 a file is missing, damaged or does not fit the data,\n"
+        "2 bad options.\n",
+        PROG, MAX_WEIGHTS);
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    *matched = 0;
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=') {
+        *matched = 1;
+        return a + n + 1;
+    }
+    if (a[n] != '\0')
+        return NULL;
+    *matched = 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int add_weights(eval_cli *o, const char *v)
+{
+    if (o->n_weights == MAX_WEIGHTS) {
+        fprintf(stderr, "%s: at most %d --weights\n", PROG, MAX_WEIGHTS);
+        return -1;
+    }
+    o->weights[o->n_weights++] = v;
+    return 0;
+}
+
+static int parse_split(const char *v)
+{
+    if (!strcmp(v, "test") || !strcmp(v, "train") || !strcmp(v, "all"))
+        return 0;
+    fprintf(stderr, "%s: bad value '%s' for --split: expected test, train or all\n", PROG, v);
+    return -1;
+}
+
+static int parse_options(int argc, char **argv, eval_cli *o)
+{
+    memset(o, 0, sizeof *o);
+    o->split = "test";
+    o->batch = 256;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int m = 0, bad = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+        } else if (!strcmp(a, "--pca")) {
+            o->pca = 1;
+        }
+#define OPT(NAME, PARSE)                                          \
+        else if ((v = opt_value(argc, argv, &i, NAME, &m)) || m) { \
+            if (!v) return -1;                                    \
+            bad = (PARSE) != 0;                                   \
+        }
+        OPT("--data", (o->data = v, 0))
+        OPT("--weights", add_weights(o, v))
+        OPT("--split", (o->split = v, parse_split(v)))
+        OPT("--csv", (o->csv = v, 0))
+        OPT("--batch", cli_parse_int(PROG, "--batch", v, 1, 1 << 20, &o->batch))
+        OPT("--threads", cli_parse_int(PROG, "--threads", v, 0, 4096, &o->threads))
+#undef OPT
+        else if (a[0] == '-') {
+            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", PROG, a);
+            return -1;
+        } else {
+            fprintf(stderr, "%s: unexpected argument '%s' (weights go after --weights)\n", PROG,
+                    a);
+            return -1;
+        }
+        if (bad)
+            return -1;
+    }
+    if (!o->data) {
+        fprintf(stderr, "%s: no data: give --data FILE.mat (see --help)\n", PROG);
+        return -1;
+    }
+    if (!o->n_weights) {
+        fprintf(stderr, "%s: no model: give --weights W.safetensors (see --help)\n", PROG);
+        return -1;
+    }
+    return 0;
+}
+
+/* Indices of the reports to evaluate, as the trainer split them. */
+static int select_reports(const invcsi_channels *c, const invcsi_model_config *cfg,
+                          long max_train, const char *split, int **idx, long *count)
+{
+    int *train = malloc(sizeof(int) * (size_t)c->n), *test = malloc(sizeof(int) * (size_t)c->n);
+    if (!train || !test) {
+        free(train);
+        free(test);
+        return -1;
+    }
+    int n_train = 0, n_test = 0;
+    invcsi_split(c->n, cfg->train_frac, (unsigned long long)cfg->split_seed, train, &n_train,
+                 test, &n_test);
+    if (max_train > 0 && n_train > max_train)
+        n_train = (int)max_train;
+    if (!strcmp(split, "test")) {
+        free(train);
+        *idx = test;
+        *count = n_test;
+    } else if (!strcmp(split, "train")) {
+        free(test);
+        *idx = train;
+        *count = n_train;
+    } else {
+        for (int i = 0; i < c->n; i++)
+            train[i] = i;
+        free(test);
+        *idx = train;
+        *count = c->n;
+    }
+    return 0;
+}
+
+/* A codec under evaluation: reconstructs n preprocessed reports x into xh. */
+typedef int (*codec_fn)(void *ctx, const float *x, int n, float *xh, invcsi_error *err);
+
+typedef struct model_codec {
+    invcsi_model *m;
+    float *y;
+} model_codec;
+
+static int model_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_error *err)
+{
+    model_codec *mc = ctx;
+    int rc = mc->m->ops->encode(mc->m, x, n, mc->y, err);
+    return rc == INVCSI_OK ? mc->m->ops->decode(mc->m, mc->y, n, xh, err) : rc;
+}
+
+typedef struct pca_codec {
+    invcsi_pca pca;
+    float *y;
+} pca_codec;
+
+static int pca_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_error *err)
+{
+    pca_codec *pc = ctx;
+    invcsi_pca_project(&pc->pca, x, n, pc->y);
+    invcsi_pca_reconstruct(&pc->pca, pc->y, n, xh);
+    return INVCSI_OK;
+}
+
+/* Runs count reports (idx) through a codec in batches: preprocess with scale, codec,
+ * undo the scale, inverse DFT, metrics against the original H. */
+static int eval_codec(const eval_cli *o, const invcsi_channels *c, const int *idx, long count,
+                      double scale, codec_fn codec, void *ctx, const char *label,
+                      invcsi_metrics_acc *acc)
+{
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    const long len = invcsi_channels_sample_len(c), dim = 2 * len;
+    const int b = o->batch;
+    invcsi_dft *dft = NULL;
+    float *x = malloc(sizeof(float) * (size_t)(b * dim));
+    float *xh = malloc(sizeof(float) * (size_t)(b * dim));
+    float *hh = malloc(sizeof(float) * (size_t)(b * 2 * len));
+    int rc = -1;
+    if (!x || !xh || !hh) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        goto done;
+    }
+    if (invcsi_dft_create(&dft, c->nr, c->nt, c->nc, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        goto done;
+    }
+    invcsi_metrics_reset(acc);
+    struct cli_progress prog;
+    cli_progress_start(&prog, label, "reports", o->quiet);
+    for (long at = 0; at < count; at += b) {
+        int n = (int)(count - at < b ? count - at : b);
+        if (invcsi_preprocess(c, idx + at, n, scale, x, &err) != INVCSI_OK ||
+            codec(ctx, x, n, xh, &err) != INVCSI_OK) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, label, err.msg);
+            goto done;
+        }
+        invcsi_scale(xh, n, dim, 1.0 / scale);
+        invcsi_dft_inverse(dft, xh, hh, n);
+        for (int i = 0; i < n; i++)
+            invcsi_metrics_add(acc, c->h + 2 * len * idx[at + i], hh + 2 * len * i,
+                               c->nr * c->nt, c->nc);
+        cli_progress_cb(&prog, at + n, count);
+    }
+    rc = 0;
+done:
+    invcsi_dft_destroy(dft);
+    free(x);
+    free(xh);
+    free(hh);
+    return rc;
+}
+
+/* The PCA code at the model's M, fitted on the model's training reports; one row. */
+static int eval_pca(const eval_cli *o, const invcsi_channels *c, const invcsi_model_config *cfg,
+                    long max_train, const int *idx, long count, eval_row *row)
+{
+    invcsi_error err;
+    invcsi_dataset d;
+    double scale = cfg->norm_scale;
+    if (invcsi_dataset_prepare(&d, c, cfg->split_seed, cfg->train_frac, max_train, &scale,
+                               &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: PCA: %s\n", PROG, err.msg);
+        return -1;
+    }
+    pca_codec pc;
+    memset(&pc, 0, sizeof pc);
+    if (!o->quiet)
+        fprintf(stderr, "%s: fitting PCA (M = %d) on %ld training reports\n", PROG, cfg->m,
+                d.n_train);
+    int rc = invcsi_pca_fit(&pc.pca, d.x_train, d.n_train, cfg->dim, cfg->m, 1, &err);
+    invcsi_dataset_free(&d);
+    if (rc != INVCSI_OK) {
+        fprintf(stderr, "%s: PCA: %s\n", PROG, err.msg);
+        return -1;
+    }
+    pc.y = malloc(sizeof(float) * (size_t)o->batch * cfg->m);
+    invcsi_metrics_acc acc;
+    rc = pc.y ? eval_codec(o, c, idx, count, cfg->norm_scale, pca_roundtrip, &pc, "pca", &acc)
+              : -1;
+    if (rc == 0) {
+        snprintf(row->name, sizeof row->name, "pca (train split, %ld reports)",
+                 max_train > 0 && max_train < (long)(cfg->train_frac * c->n + 0.5)
+                     ? max_train
+                     : (long)floor(cfg->train_frac * c->n + 0.5));
+        snprintf(row->kind, sizeof row->kind, "pca");
+        row->m = cfg->m;
+        row->dim = cfg->dim;
+        row->params = 0;
+        row->samples = count;
+        row->nmse_db = invcsi_metrics_nmse_db(&acc);
+        row->rho = invcsi_metrics_rho(&acc);
+    }
+    free(pc.y);
+    invcsi_pca_free(&pc.pca);
+    return rc;
+}
+
+/* 1 if a PCA row for the same M, split and scale was already made (several models of
+ * one training set share it), else records it and returns 0. */
+static int pca_seen(const invcsi_model_config *cfg, long max_train)
+{
+    static struct { int m; uint64_t split_seed; double frac, scale; long max_train; } seen[MAX_WEIGHTS];
+    static int n_seen;
+    for (int i = 0; i < n_seen; i++)
+        if (seen[i].m == cfg->m && seen[i].split_seed == cfg->split_seed &&
+            seen[i].frac == cfg->train_frac && seen[i].scale == cfg->norm_scale &&
+            seen[i].max_train == max_train)
+            return 1;
+    if (n_seen < MAX_WEIGHTS) {
+        seen[n_seen].m = cfg->m;
+        seen[n_seen].split_seed = cfg->split_seed;
+        seen[n_seen].frac = cfg->train_frac;
+        seen[n_seen].scale = cfg->norm_scale;
+        seen[n_seen].max_train = max_train;
+        n_seen++;
+    }
+    return 0;
+}
+
+/* Evaluates one weights file into rows (the model, and its PCA row with --pca); returns
+ * the number of rows written, or -1 with a message printed. */
+static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fingerprint,
+                        const char *path, eval_row *rows)
+{
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_safetensors f;
+    if (invcsi_safetensors_load(path, &f, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    const char *want_fp = invcsi_safetensors_meta(&f, "data_fingerprint");
+    const char *mt = invcsi_safetensors_meta(&f, "max_train");
+    long max_train = mt ? atol(mt) : 0;
+    char fp_text[24];
+    snprintf(fp_text, sizeof fp_text, "%016" PRIx64, fingerprint);
+    int other_data = want_fp && strcmp(want_fp, fp_text) != 0;
+    invcsi_safetensors_free(&f);
+
+    invcsi_model *m = NULL;
+    if (invcsi_model_load(&m, path, o->batch, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    const invcsi_model_config *cfg = &m->cfg;
+    if (c->nr != cfg->nr || c->nt != cfg->nt || c->nc != cfg->nc) {
+        fprintf(stderr,
+                "%s: %s holds nr %d x nt %d x nc %d channels but %s was trained on nr %d x "
+                "nt %d x nc %d\n",
+                PROG, o->data, c->nr, c->nt, c->nc, path, cfg->nr, cfg->nt, cfg->nc);
+        invcsi_model_destroy(m);
+        return -1;
+    }
+    if (other_data && strcmp(o->split, "all") != 0)
+        fprintf(stderr,
+                "%s: warning: %s is not the data %s was trained on (fingerprint differs): "
+                "its '%s' split is a split of other data\n",
+                PROG, o->data, path, o->split);
+
+    int *idx = NULL;
+    long count = 0;
+    int n_rows = -1;
+    model_codec mc = {m, malloc(sizeof(float) * (size_t)o->batch * cfg->m)};
+    invcsi_metrics_acc acc;
+    if (!mc.y || select_reports(c, cfg, max_train, o->split, &idx, &count)) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        goto done;
+    }
+    if (count == 0) {
+        fprintf(stderr, "%s: %s: the '%s' split of %s is empty\n", PROG, path, o->split, o->data);
+        goto done;
+    }
+    if (eval_codec(o, c, idx, count, cfg->norm_scale, model_roundtrip, &mc, path, &acc) != 0)
+        goto done;
+    eval_row *row = &rows[0];
+    snprintf(row->name, sizeof row->name, "%s", path);
+    snprintf(row->kind, sizeof row->kind, "%s", cfg->kind);
+    row->m = cfg->m;
+    row->dim = cfg->dim;
+    row->params = invcsi_model_param_count(m, 1);
+    row->samples = count;
+    row->nmse_db = invcsi_metrics_nmse_db(&acc);
+    row->rho = invcsi_metrics_rho(&acc);
+    n_rows = 1;
+    if (o->pca && !pca_seen(cfg, max_train)) {
+        if (eval_pca(o, c, cfg, max_train, idx, count, &rows[1]) != 0)
+            n_rows = -1;
+        else
+            n_rows = 2;
+    }
+done:
+    free(idx);
+    free(mc.y);
+    invcsi_model_destroy(m);
+    return n_rows;
+}
+
+static void cr_text(char *buf, size_t n, int m, int dim)
+{
+    if (dim % m == 0)
+        snprintf(buf, n, "1/%d", dim / m);
+    else
+        snprintf(buf, n, "%.4g", (double)m / dim);
+}
+
+static void print_table(const eval_row *rows, int n, const char *split)
+{
+    int w = 5;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(rows[i].name) > w)
+            w = (int)strlen(rows[i].name);
+    printf("%-*s  %-7s %6s %5s %9s %8s %9s %7s\n", w, "model", "kind", "CR", "M", "params",
+           "samples", "NMSE dB", "rho");
+    for (int i = 0; i < n; i++) {
+        char cr[16], params[24];
+        cr_text(cr, sizeof cr, rows[i].m, rows[i].dim);
+        if (rows[i].params > 0)
+            snprintf(params, sizeof params, "%ld", rows[i].params);
+        else
+            snprintf(params, sizeof params, "-");
+        printf("%-*s  %-7s %6s %5d %9s %8ld %9.3f %7.4f\n", w, rows[i].name, rows[i].kind, cr,
+               rows[i].m, params, rows[i].samples, rows[i].nmse_db, rows[i].rho);
+    }
+    printf("(split: %s; NMSE and rho against the original frequency-domain H)\n", split);
+}
+
+/* CSV field, quoted when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv(const char *path, const eval_row *rows, int n, const char *split)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    fprintf(f, "model,kind,cr,m,params,split,samples,nmse_db,rho\n");
+    for (int i = 0; i < n; i++) {
+        csv_field(f, rows[i].name);
+        fprintf(f, ",%s,%.17g,%d,%ld,%s,%ld,%.6f,%.6f\n", rows[i].kind,
+                (double)rows[i].m / rows[i].dim, rows[i].m, rows[i].params, split,
+                rows[i].samples, rows[i].nmse_db, rows[i].rho);
+    }
+    if (fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    eval_cli o;
+    if (parse_options(argc, argv, &o) != 0)
+        return 2;
+    invcsi_set_threads(o.threads);
+    invcsi_error err;
+    invcsi_channels c;
+    if (invcsi_mat_read_channels(o.data, &c, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return 1;
+    }
+    uint64_t fp = invcsi_channels_fingerprint(&c);
+    eval_row rows[2 * MAX_WEIGHTS];
+    int n_rows = 0, status = 0;
+    for (int i = 0; i < o.n_weights; i++) {
+        int got = eval_weights(&o, &c, fp, o.weights[i], &rows[n_rows]);
+        if (got < 0)
+            status = 1;
+        else
+            n_rows += got;
+    }
+    if (n_rows)
+        print_table(rows, n_rows, o.split);
+    if (o.csv && n_rows && write_csv(o.csv, rows, n_rows, o.split) != 0)
+        status = 1;
+    invcsi_channels_free(&c);
+    return status;
+}
