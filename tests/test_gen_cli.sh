@@ -69,7 +69,7 @@ expect 1 "adir.mat" "$GEN" --samples 5 --quiet -o adir.mat
 [ -e adir.mat.tmp ] && fail "failed rename left adir.mat.tmp"
 
 # a good run: summary on stdout, progress on stderr, no temporary
-"$GEN" --model cdl-c --samples 20 --seed 3 --nt=16 --nr 2 -o c.mat >out.txt 2>err.txt ||
+"$GEN" --model cdl-c --samples 20 --seed 3 --ds-lgstd 0 --nt=16 --nr 2 -o c.mat >out.txt 2>err.txt ||
     fail "cdl-c run exited $?: $(cat err.txt)"
 for s in "model:           cdl-c" "20 of nr 2 x nt 16 x nc 32" "mean power per entry" \
          "delay window:    640.0 ns" "every cluster delay fits" "samples/s" "output:          c.mat"; do
@@ -82,12 +82,12 @@ grep -qF "nr x nt x nc:    2 x 16 x 32" info.txt || fail "info sizes: $(cat info
 grep -qF "seed:            3" info.txt || fail "info seed: $(cat info.txt)"
 
 # CDL-D at the default 66 ns wraps around the 640 ns window: WARNING with the remedy
-"$GEN" --model cdl-d --samples 10 --quiet -o d.mat >out.txt 2>err.txt || fail "cdl-d run failed"
+"$GEN" --model cdl-d --samples 10 --ds-lgstd 0 --quiet -o d.mat >out.txt 2>err.txt || fail "cdl-d run failed"
 grep -q "^WARNING" out.txt || fail "cdl-d: no WARNING: $(cat out.txt)"
 grep -qF -- "--nc-full 128" out.txt || fail "cdl-d: no --nc-full remedy: $(cat out.txt)"
 [ -s err.txt ] && fail "--quiet still wrote to stderr: $(cat err.txt)"
 # ... and with the remedy the summary says the delays are cut off instead
-"$GEN" --model cdl-e --samples 10 --quiet --nc-full 128 -o e.mat >out.txt 2>&1 ||
+"$GEN" --model cdl-e --samples 10 --ds-lgstd 0 --quiet --nc-full 128 -o e.mat >out.txt 2>&1 ||
     fail "cdl-e --nc-full run failed: $(cat out.txt)"
 grep -q "^WARNING" out.txt && fail "cdl-e --nc-full 128 still warns: $(cat out.txt)"
 grep -qF "cut off by --nc-full 128" out.txt || fail "cdl-e: no cut-off note: $(cat out.txt)"

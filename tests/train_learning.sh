@@ -20,7 +20,7 @@ for p in invcsi-gen invcsi-train invcsi-eval; do
     [ -x "$APPS/$p" ] || { echo "SKIP: $APPS/$p not built"; exit 77; }
 done
 rm -f data.mat trained.safetensors untrained.safetensors
-"$APPS/invcsi-gen" --model cdl-c --samples 1200 --seed 11 -o data.mat --quiet >/dev/null || exit 1
+"$APPS/invcsi-gen" --model cdl-c --samples 1200 --seed 11 --ds-lgstd 0 -o data.mat --quiet >/dev/null || exit 1
 t0=$(date +%s.%N)
 "$APPS/invcsi-train" --data data.mat --model "$KIND" --epochs 6 --batch 32 --lr 2e-3 \
     --threads 2 --eval-every 100 -o trained.safetensors || exit 1

@@ -84,7 +84,8 @@ typedef struct invcsi_cdl_params {
     int threads;        /* 0 = OpenMP default; results do not depend on it */
 } invcsi_cdl_params;
 
-/* Fills p with the defaults above for the given model (ds_lgstd default: 0). */
+/* Fills p with the defaults above for the given model (ds_lgstd default 0.51: the
+ * 38.901 UMi street-canyon NLOS spread at 28 GHz; 0 puts every sample at ds_ns). */
 void invcsi_cdl_params_default(invcsi_cdl_params *p, invcsi_cdl_model model);
 
 /* "cdl-a".."cdl-e" (case-insensitive) -> model; INVCSI_EINVAL with a message otherwise. */
