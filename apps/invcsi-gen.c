@@ -10,6 +10,7 @@
 #include "cli.h"
 
 #include "invcsi/cdl.h"
+#include "invcsi/street.h"
 #include "invcsi/channels.h"
 #include "invcsi/matfile.h"
 
@@ -36,6 +37,11 @@ typedef struct gen_options {
     int threads;
     int quiet;
     const char *out;
+    /* street model */
+    const char *scene;    /* scene file, NULL = built-in default */
+    int print_scene;
+    int max_order;        /* -1 = the tracer's default */
+    double min_rel_db;    /* NAN = the tracer's default */
 } gen_options;
 
 /* What a generator reports for the summary besides the channels themselves. */
@@ -44,6 +50,7 @@ typedef struct gen_report {
     double window_ns;     /* delay window of the angular-delay image, nc / bw */
     double max_delay_ns;  /* largest scaled cluster delay at the median DS */
     double max_delay_hi_ns; /* ... at the DS two log-std above the median (ds_lgstd > 0) */
+    char extra[768];        /* model-specific summary lines */
 } gen_report;
 
 typedef int (*gen_fn)(const gen_options *o, invcsi_channels *out, struct cli_progress *prog,
@@ -94,12 +101,76 @@ static int gen_cdl(const gen_options *o, invcsi_channels *out, struct cli_progre
     return invcsi_cdl_generate(&p, o->samples, out, cli_progress_cb, prog, err);
 }
 
+/* ---- street intersection (image-method ray tracer, street.h) ---- */
+
+static int street_scene_from_options(const gen_options *o, invcsi_street_scene *s,
+                                     invcsi_error *err)
+{
+    if (o->scene)
+        return invcsi_street_scene_load(o->scene, s, err);
+    invcsi_street_scene_default(s);
+    return INVCSI_OK;
+}
+
+static int gen_street(const gen_options *o, invcsi_channels *out, struct cli_progress *prog,
+                      gen_report *rep, invcsi_error *err)
+{
+    invcsi_street_scene scene;
+    int rc = street_scene_from_options(o, &scene, err);
+    if (rc != INVCSI_OK)
+        return rc == INVCSI_EINVAL ? INVCSI_EFORMAT : rc; /* a bad scene file is not a bad option */
+    invcsi_street_params p;
+    invcsi_street_params_default(&p);
+    p.nt = o->nt;
+    p.nr = o->nr;
+    p.nc = o->nc;
+    p.fc_ghz = o->fc_ghz;
+    p.bw_mhz = o->bw_mhz;
+    p.nc_full = o->nc_full;
+    p.seed = o->seed;
+    p.threads = o->threads;
+    if (o->max_order >= 0)
+        p.max_order = o->max_order;
+    if (!isnan(o->min_rel_db))
+        p.min_rel_db = o->min_rel_db;
+    invcsi_street_stats st;
+    rc = invcsi_street_generate(&scene, &p, o->samples, out, &st, cli_progress_cb, prog, err);
+    if (rc != INVCSI_OK)
+        return rc;
+    snprintf(rep->extra, sizeof rep->extra,
+             "scene:           %s (%s), %d buildings, up to %d reflections, paths within %g dB\n"
+             "users:           %ld grid users, %ld traced, %ld without a path (skipped)\n"
+             "street figures:  LOS %.1f %%, %.2f paths per user, median RMS delay spread %.1f ns, "
+             "median path gain %.1f dB\n",
+             scene.name, o->scene ? o->scene : "built-in", scene.n_buildings, p.max_order,
+             p.min_rel_db, st.grid_users - st.inside_buildings, st.traced, st.no_path,
+             st.samples ? 100.0 * st.los / st.samples : 0.0, st.mean_paths, st.median_ds_ns,
+             st.median_power_db);
+    return INVCSI_OK;
+}
+
+static int print_street_scene(const gen_options *o)
+{
+    invcsi_street_scene s;
+    invcsi_error err;
+    char *text = NULL;
+    if (street_scene_from_options(o, &s, &err) != INVCSI_OK ||
+        invcsi_street_scene_to_json(&s, &text, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return 1;
+    }
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 static const gen_model MODELS[] = {
     {"cdl-a", "3GPP TR 38.901 CDL-A (NLOS)", gen_cdl},
     {"cdl-b", "3GPP TR 38.901 CDL-B (NLOS)", gen_cdl},
     {"cdl-c", "3GPP TR 38.901 CDL-C (NLOS)", gen_cdl},
     {"cdl-d", "3GPP TR 38.901 CDL-D (LOS, K 8.98 dB)", gen_cdl},
     {"cdl-e", "3GPP TR 38.901 CDL-E (LOS, K 9.27 dB)", gen_cdl},
+    {"street", "ray-traced street intersection (--scene FILE.json)", gen_street},
 };
 #define N_MODELS (int)(sizeof MODELS / sizeof MODELS[0])
 
@@ -129,7 +200,7 @@ static void usage(FILE *f)
     for (int i = 0; i < N_MODELS; i++)
         fprintf(f, "                    %-6s %s\n", MODELS[i].name, MODELS[i].help);
     fprintf(f,
-            "  --samples N     number of samples [%d]\n"
+            "  --samples N     number of samples [%d]; street: 0 = every grid user with a path\n"
             "  --seed S        random seed; same seed, same data on any thread count [1]\n"
             "  --ds-ns DS      median delay spread in ns [66: 38.901 UMi street canyon, 28 GHz]\n"
             "  --ds-lgstd L    std of log10(DS) across samples; 0 = every sample at DS\n"
@@ -146,6 +217,12 @@ static void usage(FILE *f)
             "  --nc-full F     remedy for delays beyond the window nc/bw: generate F > nc\n"
             "                  subcarriers, go to the delay domain, keep the first nc taps\n"
             "                  (CsiNet's truncation) [0 = off]\n"
+            "Street model (ray tracer; --ds-*, --asd/asa-deg and --k-db do not apply):\n"
+            "  --scene F       scene file (JSON: buildings, materials, BS, user grid; the format\n"
+            "                  is in README.md) [the built-in intersection]\n"
+            "  --print-scene   print the scene (default or --scene F) as JSON and exit\n"
+            "  --max-order K   wall reflections per path, 0..3 [2]\n"
+            "  --min-rel-db D  drop paths more than D dB below a user's strongest [40]\n"
             "  --threads T     worker threads; 0 = OpenMP default (OMP_NUM_THREADS) [0]\n"
             "  --quiet         no progress on stderr\n"
             "  -o, --output F  output .mat file (required)\n"
@@ -237,6 +314,8 @@ static int parse_options(int argc, char **argv, gen_options *o)
     o->k_db = NAN;
     o->nc_full = 0;
     o->threads = 0;
+    o->max_order = -1;
+    o->min_rel_db = NAN;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -246,6 +325,8 @@ static int parse_options(int argc, char **argv, gen_options *o)
             exit(0);
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--print-scene")) {
+            o->print_scene = 1;
         } else if (!strcmp(a, "-o")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: -o needs a file name\n", PROG);
@@ -260,7 +341,10 @@ static int parse_options(int argc, char **argv, gen_options *o)
         }
         OPT("--output", (o->out = v, 0))
         OPT("--model", (o->model = v, 0))
-        OPT("--samples", cli_parse_int(PROG, "--samples", v, 1, 2147483647L, &o->samples))
+        OPT("--samples", cli_parse_int(PROG, "--samples", v, 0, 2147483647L, &o->samples))
+        OPT("--scene", (o->scene = v, 0))
+        OPT("--max-order", cli_parse_int(PROG, "--max-order", v, 0, INVCSI_STREET_MAX_ORDER, &o->max_order))
+        OPT("--min-rel-db", cli_parse_double(PROG, "--min-rel-db", v, 1e-3, 300, &o->min_rel_db))
         OPT("--seed", cli_parse_u64(PROG, "--seed", v, &o->seed))
         OPT("--ds-ns", cli_parse_double(PROG, "--ds-ns", v, 1e-3, 1e6, &o->ds_ns))
         OPT("--ds-lgstd", cli_parse_double(PROG, "--ds-lgstd", v, 0, 2, &o->ds_lgstd))
@@ -285,6 +369,16 @@ static int parse_options(int argc, char **argv, gen_options *o)
         }
         if (bad)
             return -1;
+    }
+    if (o->print_scene)
+        return 0;
+    if (o->samples == 0 && strcasecmp(o->model, "street")) {
+        fprintf(stderr, "%s: bad value '0' for --samples: 0 (every user) is for --model street only\n", PROG);
+        return -1;
+    }
+    if ((o->scene || o->max_order >= 0 || !isnan(o->min_rel_db)) && strcasecmp(o->model, "street")) {
+        fprintf(stderr, "%s: --scene, --max-order and --min-rel-db are for --model street only\n", PROG);
+        return -1;
     }
     if (!o->out || !*o->out) {
         fprintf(stderr, "%s: no output file: give -o FILE.mat (see --help)\n", PROG);
@@ -321,7 +415,9 @@ static void print_summary(const gen_options *o, const invcsi_channels *c, const 
     printf("samples:         %d of nr %d x nt %d x nc %d (seed %llu)\n", c->n, c->nr, c->nt,
            c->nc, (unsigned long long)o->seed);
     printf("carrier/band:    %g GHz, %g MHz\n", o->fc_ghz, o->bw_mhz);
-    printf("delay spread:    %g ns median, std of log10 DS %g\n", o->ds_ns, o->ds_lgstd);
+    printf("delay spread:    %g ns median, std of log10 DS %g\n", c->cfg.ds_ns, c->cfg.ds_lgstd);
+    if (rep->extra[0])
+        fputs(rep->extra, stdout);
     if (isfinite(c->cfg.k_factor_db))
         printf("K-factor:        %g dB\n", c->cfg.k_factor_db);
     printf("mean power per entry: %.6g\n", sum / ((double)c->n * len));
@@ -364,6 +460,8 @@ int main(int argc, char **argv)
     gen_options o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    if (o.print_scene)
+        return print_street_scene(&o);
     const gen_model *model = find_model(o.model);
 
     invcsi_error err;
