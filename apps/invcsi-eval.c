@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * invcsi-eval: reconstruction quality of trained models on a channel data set.
+ * invcsi-eval: reconstruction quality of trained models on a channel data set, over the
+ * ideal feedback link or (--snr-db, --ideal) through real bits: quantizer, BPSK over AWGN,
+ * hard detection, decoder (include/invcsi/linkeval.h, the pipeline the GNU Radio blocks
+ * share).
  *
  * For each weights file: reproduce the train/test split from the config stored in the
  * weights, preprocess with the stored normalisation, encode and decode in batches, undo
@@ -9,7 +12,10 @@
  */
 #include "cli.h"
 
+#include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
+#include "invcsi/invcsinet.h"
+#include "invcsi/linkeval.h"
 #include "invcsi/matfile.h"
 #include "invcsi/metrics.h"
 #include "invcsi/model.h"
@@ -23,10 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *PROG = "invcsi-eval";
 
 #define MAX_WEIGHTS 32
+#define MAX_SNR 32
 
 typedef struct eval_cli {
     const char *data;
@@ -38,7 +48,31 @@ typedef struct eval_cli {
     int threads;
     int pca;
     int quiet;
+    /* the bit link */
+    double snr_db[MAX_SNR];  /* INFINITY = error-free (quantization only) */
+    int n_snr;
+    int bits;                /* uniform quantizer of models without a DAQ */
+    int bits_given;
+    int mapping;
+    int z_mode;              /* which decoder is "the" NMSE; both are reported */
+    int detect;
+    uint64_t seed;
+    const char *plot;
 } eval_cli;
+
+/* One row of the bit-link table. */
+typedef struct link_row {
+    char name[256];
+    char kind[INVCSI_KIND_MAX];
+    int m, dim, bits;
+    long payload;
+    long samples;
+    double snr_db;
+    double nmse_db, nmse_zs_db, rho, rho_zs; /* z per --z, and the other z choice */
+    int has_z;               /* the model has an auxiliary variable (not CsiNet) */
+    double ber, ber_theory;
+    long bit_errors, bits_sent;
+} link_row;
 
 /* One row of the result table. */
 typedef struct eval_row {
@@ -73,11 +107,34 @@ static void usage(FILE *f)
         "                     the top-M principal axes (centred) of the model's training\n"
         "                     reports; the floor every learned codec must beat\n"
         "  --batch B          reports per encode/decode call [256]\n"
+        "\n"
+        "Through real bits (DESIGN.md section 4; D-BCD is never used here):\n"
+        "  --snr-db LIST      Eb/N0 values in dB, comma separated (e.g. -5,0,5,10,20); 'inf'\n"
+        "                     = an error-free link (quantization only). Each report's\n"
+        "                     latent is quantized (InvCSINet: its learned DAQ, B and\n"
+        "                     mapping; inn, csinet: a per-dimension uniform --bits\n"
+        "                     quantizer whose range is fitted on the model's training\n"
+        "                     reports), sent as M*B bits over BPSK with complex AWGN,\n"
+        "                     detected, dequantized and decoded (InvCSINet: IC, then f^-1)\n"
+        "  --ideal            add the error-free row (same as 'inf' in --snr-db)\n"
+        "  --bits B           uniform quantizer bits for inn/csinet models [4, or the B of\n"
+        "                     the first InvCSINet given]\n"
+        "  --bit-map P        natural | gray labels of the uniform quantizer [natural]\n"
+        "  --z Z              mean | sample: the decoder's auxiliary variable z (prior mean\n"
+        "                     or a seeded sample) for the NMSE column; the other choice is\n"
+        "                     reported beside it [mean]\n"
+        "  --detect D         hard (ML sign decisions) | mmse (expected level from the\n"
+        "                     LLRs) [hard]\n"
+        "  --seed S           seed of the channel noise and the z samples [1]\n"
+        "  --plot FILE.png    draw NMSE vs Eb/N0 (and BER) with /usr/bin/python3 and\n"
+        "                     matplotlib (apps/linkeval_plot.py)\n"
         "  --threads T        OpenMP and BLAS threads; 0 = OpenMP default [0]\n"
         "  --quiet            no progress on stderr\n"
         "  -h, --help         this text\n"
         "\n"
-        "Output: a table on stdout (model, kind, CR/M, parameters, samples, NMSE dB, rho).\n"
+        "Output: a table on stdout (model, kind, CR/M, parameters, samples, NMSE dB, rho;\n"
+        "through bits: per model and Eb/N0 the NMSE with z = mean and z = sample, rho,\n"
+        "the measured BER and the theory Q(sqrt(2 Eb/N0)) beside it).\n"
         "Exit status: 0 ok, 1 a file is missing, damaged or does not fit the data,\n"
         "2 bad options.\n",
         PROG, MAX_WEIGHTS);
@@ -122,11 +179,67 @@ static int parse_split(const char *v)
     return -1;
 }
 
+static int add_snr(eval_cli *o, double v)
+{
+    for (int i = 0; i < o->n_snr; i++)
+        if (o->snr_db[i] == v)
+            return 0;
+    if (o->n_snr == MAX_SNR) {
+        fprintf(stderr, "%s: at most %d Eb/N0 values\n", PROG, MAX_SNR);
+        return -1;
+    }
+    o->snr_db[o->n_snr++] = v;
+    return 0;
+}
+
+static int parse_snr_list(eval_cli *o, const char *v)
+{
+    char buf[512];
+    if (strlen(v) >= sizeof buf) {
+        fprintf(stderr, "%s: --snr-db list too long\n", PROG);
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL;
+    int any = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        double d;
+        if (!strcmp(t, "inf") || !strcmp(t, "+inf") || !strcmp(t, "ideal")) {
+            d = INFINITY;
+        } else if (cli_parse_double(PROG, "--snr-db", t, -50, 100, &d)) {
+            return -1;
+        }
+        if (add_snr(o, d))
+            return -1;
+        any = 1;
+    }
+    if (!any) {
+        fprintf(stderr, "%s: --snr-db needs at least one value\n", PROG);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_word(const char *opt, const char *v, const char *a, const char *b, int *out)
+{
+    if (!strcmp(v, a))
+        *out = 0;
+    else if (!strcmp(v, b))
+        *out = 1;
+    else {
+        fprintf(stderr, "%s: bad value '%s' for %s: expected %s or %s\n", PROG, v, opt, a, b);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, eval_cli *o)
 {
     memset(o, 0, sizeof *o);
     o->split = "test";
     o->batch = 256;
+    o->bits = 4;
+    o->seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int m = 0, bad = 0;
@@ -137,6 +250,9 @@ static int parse_options(int argc, char **argv, eval_cli *o)
             o->quiet = 1;
         } else if (!strcmp(a, "--pca")) {
             o->pca = 1;
+        } else if (!strcmp(a, "--ideal")) {
+            if (add_snr(o, INFINITY))
+                return -1;
         }
 #define OPT(NAME, PARSE)                                          \
         else if ((v = opt_value(argc, argv, &i, NAME, &m)) || m) { \
@@ -149,6 +265,13 @@ static int parse_options(int argc, char **argv, eval_cli *o)
         OPT("--csv", (o->csv = v, 0))
         OPT("--batch", cli_parse_int(PROG, "--batch", v, 1, 1 << 20, &o->batch))
         OPT("--threads", cli_parse_int(PROG, "--threads", v, 0, 4096, &o->threads))
+        OPT("--snr-db", parse_snr_list(o, v))
+        OPT("--bits", (o->bits_given = 1, cli_parse_int(PROG, "--bits", v, 1, 8, &o->bits)))
+        OPT("--bit-map", parse_word("--bit-map", v, "natural", "gray", &o->mapping))
+        OPT("--z", parse_word("--z", v, "mean", "sample", &o->z_mode))
+        OPT("--detect", parse_word("--detect", v, "hard", "mmse", &o->detect))
+        OPT("--seed", cli_parse_u64(PROG, "--seed", v, &o->seed))
+        OPT("--plot", (o->plot = v, 0))
 #undef OPT
         else if (a[0] == '-') {
             fprintf(stderr, "%s: unknown option '%s' (see --help)\n", PROG, a);
@@ -167,6 +290,15 @@ static int parse_options(int argc, char **argv, eval_cli *o)
     }
     if (!o->n_weights) {
         fprintf(stderr, "%s: no model: give --weights W.safetensors (see --help)\n", PROG);
+        return -1;
+    }
+    if (o->plot && !o->n_snr) {
+        fprintf(stderr, "%s: --plot draws NMSE against Eb/N0: give --snr-db\n", PROG);
+        return -1;
+    }
+    if (o->pca && o->n_snr) {
+        fprintf(stderr, "%s: --pca applies to the ideal link table only (without --snr-db)\n",
+                PROG);
         return -1;
     }
     return 0;
@@ -427,6 +559,319 @@ done:
     return n_rows;
 }
 
+/* ---- through real bits -------------------------------------------------------------- */
+
+static void csv_field(FILE *f, const char *s);
+
+/* Runs count reports (idx) through the link at one Eb/N0: preprocess, link (both z
+ * choices on the same received bits), undo the scale, inverse DFT, metrics. */
+static int eval_link_snr(const eval_cli *o, const invcsi_channels *c, const int *idx,
+                         long count, double scale, invcsi_link *l, double snr_db,
+                         const char *label, invcsi_metrics_acc *acc, invcsi_metrics_acc *acc_zs,
+                         long *bit_errors)
+{
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    const long len = invcsi_channels_sample_len(c), dim = 2 * len;
+    const int b = o->batch;
+    invcsi_dft *dft = NULL;
+    float *x = malloc(sizeof(float) * (size_t)(b * dim));
+    float *xh = malloc(sizeof(float) * (size_t)(2 * b * dim));
+    float *hh = malloc(sizeof(float) * (size_t)(b * 2 * len));
+    int rc = -1;
+    *bit_errors = 0;
+    if (!x || !xh || !hh) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        goto done;
+    }
+    if (invcsi_dft_create(&dft, c->nr, c->nt, c->nc, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        goto done;
+    }
+    float *xz = xh + (long)b * dim;
+    invcsi_metrics_reset(acc);
+    invcsi_metrics_reset(acc_zs);
+    struct cli_progress prog;
+    cli_progress_start(&prog, label, "reports", o->quiet);
+    for (long at = 0; at < count; at += b) {
+        int n = (int)(count - at < b ? count - at : b);
+        long e = 0;
+        if (invcsi_preprocess(c, idx + at, n, scale, x, &err) != INVCSI_OK ||
+            invcsi_link_run(l, x, n, snr_db, (uint64_t)at, xh, xz, &e, &err) != INVCSI_OK) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, label, err.msg);
+            goto done;
+        }
+        *bit_errors += e;
+        for (int pass = 0; pass < 2; pass++) {
+            float *out = pass ? xz : xh;
+            invcsi_scale(out, n, dim, 1.0 / scale);
+            invcsi_dft_inverse(dft, out, hh, n);
+            for (int i = 0; i < n; i++)
+                invcsi_metrics_add(pass ? acc_zs : acc, c->h + 2 * len * idx[at + i],
+                                   hh + 2 * len * i, c->nr * c->nt, c->nc);
+        }
+        cli_progress_cb(&prog, at + n, count);
+    }
+    rc = 0;
+done:
+    invcsi_dft_destroy(dft);
+    free(x);
+    free(xh);
+    free(hh);
+    return rc;
+}
+
+/* Evaluates one weights file through the bit link at every --snr-db value: one row per
+ * value, or -1 with a message printed. */
+static int eval_link_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fingerprint,
+                             const char *path, link_row *rows)
+{
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_safetensors f;
+    if (invcsi_safetensors_load(path, &f, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    const char *want_fp = invcsi_safetensors_meta(&f, "data_fingerprint");
+    const char *mt = invcsi_safetensors_meta(&f, "max_train");
+    long max_train = mt ? atol(mt) : 0;
+    char fp_text[24];
+    snprintf(fp_text, sizeof fp_text, "%016" PRIx64, fingerprint);
+    int other_data = want_fp && strcmp(want_fp, fp_text) != 0;
+    invcsi_safetensors_free(&f);
+
+    invcsi_model *m = NULL;
+    invcsi_link *l = NULL;
+    int *idx = NULL;
+    long count = 0;
+    int n_rows = -1;
+    if (invcsi_model_load(&m, path, o->batch, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    const invcsi_model_config *cfg = &m->cfg;
+    if (c->nr != cfg->nr || c->nt != cfg->nt || c->nc != cfg->nc) {
+        fprintf(stderr,
+                "%s: %s holds nr %d x nt %d x nc %d channels but %s was trained on nr %d x "
+                "nt %d x nc %d\n",
+                PROG, o->data, c->nr, c->nt, c->nc, path, cfg->nr, cfg->nt, cfg->nc);
+        goto done;
+    }
+    if (other_data && strcmp(o->split, "all") != 0)
+        fprintf(stderr,
+                "%s: warning: %s is not the data %s was trained on (fingerprint differs): "
+                "its '%s' split is a split of other data\n",
+                PROG, o->data, path, o->split);
+    const int icsi = invcsi_is_invcsinet(m);
+    invcsi_link_config lc = invcsi_link_config_default();
+    lc.bits = icsi ? 0 : o->bits;
+    lc.mapping = o->mapping ? INVCSI_BITMAP_GRAY : INVCSI_BITMAP_NATURAL;
+    lc.z_mode = o->z_mode ? INVCSI_Z_SAMPLE : INVCSI_Z_MEAN;
+    lc.detect = o->detect ? INVCSI_DETECT_MMSE : INVCSI_DETECT_HARD;
+    lc.seed = o->seed;
+    if (icsi && o->bits_given && o->bits != invcsi_invcsinet_bits(m))
+        fprintf(stderr, "%s: note: %s is an InvCSINet with its own %d-bit DAQ; --bits %d "
+                "applies to the other models\n", PROG, path, invcsi_invcsinet_bits(m), o->bits);
+    if (invcsi_link_create(&l, m, &lc, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, path, err.msg);
+        goto done;
+    }
+    if (invcsi_link_needs_fit(l)) {
+        invcsi_dataset d;
+        double scale = cfg->norm_scale;
+        if (invcsi_dataset_prepare(&d, c, cfg->split_seed, cfg->train_frac, max_train, &scale,
+                                   &err) != INVCSI_OK) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, path, err.msg);
+            goto done;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "%s: %s: fitting the %d-bit uniform quantizer's range on %ld "
+                    "training reports\n", PROG, path, invcsi_link_bits(l), d.n_train);
+        int rc = invcsi_link_fit(l, d.x_train, d.n_train, &err);
+        invcsi_dataset_free(&d);
+        if (rc != INVCSI_OK) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, path, err.msg);
+            goto done;
+        }
+    }
+    if (select_reports(c, cfg, max_train, o->split, &idx, &count)) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        goto done;
+    }
+    if (count == 0) {
+        fprintf(stderr, "%s: %s: the '%s' split of %s is empty\n", PROG, path, o->split, o->data);
+        goto done;
+    }
+    for (int k = 0; k < o->n_snr; k++) {
+        char label[300];
+        snprintf(label, sizeof label, "%s @ %g dB", path, o->snr_db[k]);
+        invcsi_metrics_acc acc, acc_zs;
+        long errors = 0;
+        if (eval_link_snr(o, c, idx, count, cfg->norm_scale, l, o->snr_db[k], label, &acc,
+                          &acc_zs, &errors) != 0)
+            goto done;
+        link_row *r = &rows[k];
+        memset(r, 0, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", path);
+        snprintf(r->kind, sizeof r->kind, "%s", cfg->kind);
+        r->m = cfg->m;
+        r->dim = cfg->dim;
+        r->bits = invcsi_link_bits(l);
+        r->payload = invcsi_link_payload_bits(l);
+        r->samples = count;
+        r->snr_db = o->snr_db[k];
+        r->nmse_db = invcsi_metrics_nmse_db(&acc);
+        r->rho = invcsi_metrics_rho(&acc);
+        r->nmse_zs_db = invcsi_metrics_nmse_db(&acc_zs);
+        r->rho_zs = invcsi_metrics_rho(&acc_zs);
+        r->has_z = strcmp(cfg->kind, "csinet") != 0;
+        r->bit_errors = errors;
+        r->bits_sent = count * r->payload;
+        r->ber = isfinite(r->snr_db) ? (double)errors / (double)r->bits_sent : 0.0;
+        r->ber_theory =
+            isfinite(r->snr_db) ? invcsi_bpsk_ber(invcsi_db_to_linear(r->snr_db)) : 0.0;
+    }
+    n_rows = o->n_snr;
+done:
+    free(idx);
+    invcsi_link_destroy(l);
+    invcsi_model_destroy(m);
+    return n_rows;
+}
+
+static void snr_text(char *buf, size_t n, double snr)
+{
+    if (isfinite(snr))
+        snprintf(buf, n, "%g", snr);
+    else
+        snprintf(buf, n, "inf");
+}
+
+static void print_link_table(const link_row *rows, int n, const eval_cli *o)
+{
+    int w = 5;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(rows[i].name) > w)
+            w = (int)strlen(rows[i].name);
+    const char *zp = o->z_mode ? "sample" : "mean", *zo = o->z_mode ? "mean" : "sample";
+    printf("%-*s  %-9s %5s %2s %6s %7s %8s %10s %10s %7s %10s %10s\n", w, "model", "kind", "M",
+           "B", "bits", "samples", "Eb/N0", "NMSE dB", "NMSE(z)", "rho", "BER", "BER theory");
+    for (int i = 0; i < n; i++) {
+        const link_row *r = &rows[i];
+        char snr[16], zs[24], ber[24], bth[24];
+        snr_text(snr, sizeof snr, r->snr_db);
+        if (r->has_z)
+            snprintf(zs, sizeof zs, "%.3f", r->nmse_zs_db);
+        else
+            snprintf(zs, sizeof zs, "-");
+        if (isfinite(r->snr_db)) {
+            snprintf(ber, sizeof ber, "%.3e", r->ber);
+            snprintf(bth, sizeof bth, "%.3e", r->ber_theory);
+        } else {
+            snprintf(ber, sizeof ber, "0");
+            snprintf(bth, sizeof bth, "0");
+        }
+        printf("%-*s  %-9s %5d %2d %6ld %7ld %8s %10.3f %10s %7.4f %10s %10s\n", w, r->name,
+               r->kind, r->m, r->bits, r->payload, r->samples, snr, r->nmse_db, zs, r->rho, ber,
+               bth);
+    }
+    printf("(split: %s; through BPSK over complex AWGN, %s; NMSE dB with z = %s, NMSE(z) "
+           "with z = %s; inf = no bit errors, quantization only)\n",
+           o->split, o->detect ? "MMSE levels from the LLRs" : "hard detection", zp, zo);
+}
+
+static int write_link_csv(const char *path, const link_row *rows, int n, const eval_cli *o)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    fprintf(f, "model,kind,cr,m,bits,payload_bits,split,samples,snr_db,nmse_db_zmean,"
+               "nmse_db_zsample,rho_zmean,rho_zsample,ber,ber_theory,bit_errors,bits_sent\n");
+    for (int i = 0; i < n; i++) {
+        const link_row *r = &rows[i];
+        char snr[16];
+        snr_text(snr, sizeof snr, r->snr_db);
+        /* columns by z choice, whatever --z put first in the table */
+        const double zm = o->z_mode ? r->nmse_zs_db : r->nmse_db;
+        const double zs = o->z_mode ? r->nmse_db : r->nmse_zs_db;
+        const double rm = o->z_mode ? r->rho_zs : r->rho;
+        const double rs = o->z_mode ? r->rho : r->rho_zs;
+        csv_field(f, r->name);
+        fprintf(f, ",%s,%.17g,%d,%d,%ld,%s,%ld,%s,%.6f,", r->kind, (double)r->m / r->dim, r->m,
+                r->bits, r->payload, o->split, r->samples, snr, zm);
+        if (r->has_z)
+            fprintf(f, "%.6f,%.6f,%.6f,", zs, rm, rs);
+        else
+            fprintf(f, ",%.6f,,", rm);
+        fprintf(f, "%.6e,%.6e,%ld,%ld\n", r->ber, r->ber_theory, r->bit_errors, r->bits_sent);
+    }
+    if (fclose(f) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* apps/linkeval_plot.py: $INVCSI_PLOT_SCRIPT, beside the program, the installed share
+ * directory, or the source tree's apps/ when the program runs from a build directory
+ * inside the checkout (build-NAME/apps). */
+static int find_plot_script(char *out, size_t n)
+{
+    const char *env = getenv("INVCSI_PLOT_SCRIPT");
+    if (env && access(env, R_OK) == 0) {
+        snprintf(out, n, "%s", env);
+        return 0;
+    }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return -1;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const REL[] = {"/linkeval_plot.py", "/../share/gr-invcsi/linkeval_plot.py",
+                                      "/../../apps/linkeval_plot.py", "/../apps/linkeval_plot.py"};
+    for (size_t i = 0; i < sizeof REL / sizeof REL[0]; i++) {
+        snprintf(out, n, "%s%s", exe, REL[i]);
+        if (access(out, R_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int run_plot(const char *csv, const char *png, int quiet)
+{
+    char script[4200];
+    if (find_plot_script(script, sizeof script) != 0) {
+        fprintf(stderr, "%s: --plot: cannot find linkeval_plot.py (set INVCSI_PLOT_SCRIPT)\n",
+                PROG);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        execl("/usr/bin/python3", "python3", script, "--csv", csv, "-o", png,
+              quiet ? "--quiet" : (char *)NULL, (char *)NULL);
+        perror("/usr/bin/python3");
+        _exit(127);
+    }
+    int st = 0;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "%s: --plot: %s failed (exit %d)\n", PROG, script,
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return -1;
+    }
+    return 0;
+}
+
 static void cr_text(char *buf, size_t n, int m, int dim)
 {
     if (dim % m == 0)
@@ -496,6 +941,7 @@ static int write_csv(const char *path, const eval_row *rows, int n, const char *
 int main(int argc, char **argv)
 {
     eval_cli o;
+    signal(SIGPIPE, SIG_DFL);
     if (parse_options(argc, argv, &o) != 0)
         return 2;
     invcsi_set_threads(o.threads);
@@ -506,6 +952,60 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t fp = invcsi_channels_fingerprint(&c);
+    if (o.n_snr) {
+        /* --bits default: the first InvCSINet's B, so all models send the same payload */
+        if (!o.bits_given)
+            for (int i = 0; i < o.n_weights; i++) {
+                invcsi_safetensors f;
+                invcsi_model_config cfg;
+                int found = 0;
+                if (invcsi_safetensors_load(o.weights[i], &f, NULL) == INVCSI_OK) {
+                    if (invcsi_model_config_from_file(&f, &cfg, NULL) == INVCSI_OK &&
+                        !strcmp(cfg.kind, "invcsinet")) {
+                        o.bits = cfg.bits;
+                        found = 1;
+                    }
+                    invcsi_safetensors_free(&f);
+                }
+                if (found)
+                    break;
+            }
+        link_row *lrows = calloc((size_t)o.n_weights * o.n_snr, sizeof *lrows);
+        int n_lrows = 0, status = 0;
+        for (int i = 0; lrows && i < o.n_weights; i++) {
+            int got = eval_link_weights(&o, &c, fp, o.weights[i], &lrows[n_lrows]);
+            if (got < 0)
+                status = 1;
+            else
+                n_lrows += got;
+        }
+        if (!lrows)
+            status = 1;
+        if (n_lrows)
+            print_link_table(lrows, n_lrows, &o);
+        char tmp_csv[64] = "";
+        const char *csv = o.csv;
+        if (o.plot && !csv && n_lrows) {
+            snprintf(tmp_csv, sizeof tmp_csv, "/tmp/invcsi-eval-XXXXXX");
+            int fd = mkstemp(tmp_csv);
+            if (fd >= 0) {
+                close(fd);
+                csv = tmp_csv;
+            } else {
+                perror("mkstemp");
+                status = 1;
+            }
+        }
+        if (csv && n_lrows && write_link_csv(csv, lrows, n_lrows, &o) != 0)
+            status = 1;
+        if (o.plot && csv && n_lrows && status == 0 && run_plot(csv, o.plot, o.quiet) != 0)
+            status = 1;
+        if (tmp_csv[0])
+            unlink(tmp_csv);
+        free(lrows);
+        invcsi_channels_free(&c);
+        return status;
+    }
     eval_row rows[2 * MAX_WEIGHTS];
     int n_rows = 0, status = 0;
     for (int i = 0; i < o.n_weights; i++) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * invcsi-train: trains a CSI-feedback model (INN or CsiNet, include/invcsi/model.h) on a
- * channel data set and writes its weights (safetensors, with the config, the data
+ * invcsi-train: trains a CSI-feedback model (INN, CsiNet or InvCSINet,
+ * include/invcsi/model.h) on a channel data set and writes its weights (safetensors, with the config, the data
  * normalisation and the command line in __metadata__).
  *
  * The loop itself is invcsi_train_run (lib/train.c), shared with the tests; this file
@@ -9,7 +9,10 @@
  */
 #include "cli.h"
 
+#include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
+#include "invcsi/inn.h"
+#include "invcsi/invcsinet.h"
 #include "invcsi/matfile.h"
 #include "invcsi/model.h"
 #include "invcsi/train.h"
@@ -29,16 +32,25 @@ static const char *PROG = "invcsi-train";
  * the checkpoint fixes). */
 enum {
     O_MODEL, O_MODE, O_CR, O_BATCH, O_LR, O_LR_DECAY, O_LR_STEP, O_SEED, O_MSE_W, O_MMD_W,
-    O_WIDTH, O_BLOCKS, O_FRONT, O_ZBWD, O_SPLIT_SEED, O_TRAIN_FRAC, O_MAX_TRAIN, O_COUNT
+    O_WIDTH, O_BLOCKS, O_FRONT, O_ZBWD, O_SPLIT_SEED, O_TRAIN_FRAC, O_MAX_TRAIN,
+    /* InvCSINet */
+    O_BITS, O_BITMAP, O_SNR, O_DELTA, O_TAU, O_BETA, O_LAMBDA, O_LAN_WIDTH, O_NO_DAQ,
+    O_NO_DBCD, O_NO_IC, O_INIT, O_FREEZE, O_DBCD_GRAD, O_COUNT
 };
 static const char *const OPTION_NAME[O_COUNT] = {
     "--model", "--mode", "--cr", "--batch", "--lr", "--lr-decay", "--lr-step", "--seed",
     "--mse-weight", "--mmd-weight", "--width", "--blocks", "--front", "--z-bwd",
-    "--split-seed", "--train-frac", "--max-train"};
+    "--split-seed", "--train-frac", "--max-train",
+    "--bits", "--bit-map", "--snr-db", "--delta", "--tau", "--beta", "--lambda", "--lan-width",
+    "--no-daq", "--no-dbcd", "--no-ic", "--init", "--freeze-inn", "--dbcd-grad"};
 
 typedef struct train_cli {
     const char *data, *out, *resume;
     const char *model, *mode, *front, *z_bwd;
+    /* InvCSINet */
+    const char *bit_map, *init, *dbcd_grad;
+    int bits, lan_width, no_daq, no_dbcd, no_ic, freeze; /* freeze: -1 = default */
+    double snr_lo, snr_hi, delta, tau, beta_start, beta_end, lambda;
     double cr;
     int epochs, batch, lr_step, width, blocks, threads, checkpoint_every, eval_every;
     double lr, lr_decay, mse_weight, mmd_weight, train_frac;
@@ -63,20 +75,45 @@ static void usage(FILE *f)
         "reports (the scale is stored with the weights).\n"
         "\n"
         "Model (default in brackets):\n"
-        "  --model K          inn | csinet [inn]\n"
-        "  --mode M           ideal (no quantization, perfect feedback link) [ideal]\n"
+        "  --model K          inn | csinet | invcsinet [inn]\n"
+        "  --mode M           ideal (no quantization, perfect feedback link: inn, csinet) or\n"
+        "                     bits (quantized latent over a noisy bit channel: invcsinet)\n"
+        "                     [ideal; bits for invcsinet]\n"
         "  --cr R             compression ratio, 1/4 .. 1/64 or a number; latent size\n"
         "                     M = round(2*nr*nt*nc * R) [1/16]\n"
         "  --width W          INN subnet width (channels) [sized by CR to the paper's\n"
         "                     parameter budget: 24 at 1/16]\n"
         "  --blocks K         INN invertible blocks [3]\n"
         "  --front F          INN front end: patch | energy | klt [patch]\n"
-        "  --z-bwd Z          INN L_bwd decodes with z = zero | sample [zero]\n"
+        "  --z-bwd Z          INN L_bwd decodes with z = zero | sample [zero]; InvCSINet:\n"
+        "                     mean (the learned prior mean mu) | sample (z^) [mean]\n"
         "  --mse-weight W     INN weight of L_bwd (reconstruction MSE) [1]\n"
         "  --mmd-weight W     INN weight of L_fwd (MMD); \"MMD only\" = --mse-weight 0 [1]\n"
         "                     (--width .. --mmd-weight apply to the INN only; CsiNet\n"
         "                     trains on the reconstruction MSE)\n"
         "  --seed S           weight initialisation, shuffling and training noise [1]\n"
+        "\n"
+        "InvCSINet (--model invcsinet, DESIGN.md section 4; the INN options above size its\n"
+        "INN):\n"
+        "  --bits B           bits per latent value, 1..8; payload M*B bits [4]\n"
+        "  --bit-map P        index labels on air: natural | gray [natural]\n"
+        "  --snr-db S|A,B     training Eb/N0 in dB of D-BCD (BPSK over AWGN), fixed S or\n"
+        "                     drawn uniformly in [A, B] per batch [10]\n"
+        "  --delta D          D-BCD soft-index sharpness; 0 = 0.1 x spacing^2 [0]\n"
+        "  --tau T            D-BCD Gumbel-softmax temperature [1]\n"
+        "  --dbcd-grad G      D-BCD backward to the sent value: straight (dy~ itself) |\n"
+        "                     surrogate (the paper's, through the soft index) [straight]\n"
+        "  --beta A,B         soft-DAQ slope in units of 1/spacing, geometric from A to B\n"
+        "                     over the epochs [5,50]\n"
+        "  --lambda L         weight of the reconstruction MSE against the MMD [0.1]\n"
+        "  --lan-width W      IC latent-alignment CNN width [16]\n"
+        "  --no-daq           ablation: uniform quantizer (not learned)\n"
+        "  --no-dbcd          ablation: AWGN on the levels at the training SNR, not D-BCD\n"
+        "  --no-ic            ablation: no LAN, z^ = N(0, I) (the INN's prior)\n"
+        "  --init W           start the INN from trained weights W (an inn or invcsinet\n"
+        "                     model: its INN sizes, normalisation and data split are used)\n"
+        "  --freeze-inn[=0|1] keep the INN fixed (only the latent scale, DAQ and IC train)\n"
+        "                     [1 with --init, else 0]\n"
         "\n"
         "Data:\n"
         "  --data FILE        channel set (.mat), required\n"
@@ -189,16 +226,48 @@ static int parse_choice(const char *opt, const char *v, const char *const *choic
     return -1;
 }
 
+/* "A" (both values A) or "A,B" with A <= B, each in [min, max]. */
+static int parse_pair(const char *opt, const char *v, double min, double max, double *a,
+                      double *b)
+{
+    const char *comma = strchr(v, ',');
+    if (!comma) {
+        if (cli_parse_double(PROG, opt, v, min, max, a))
+            return -1;
+        *b = *a;
+        return 0;
+    }
+    char first[64];
+    size_t n = (size_t)(comma - v);
+    if (n >= sizeof first) {
+        fprintf(stderr, "%s: bad value '%s' for %s\n", PROG, v, opt);
+        return -1;
+    }
+    memcpy(first, v, n);
+    first[n] = '\0';
+    if (cli_parse_double(PROG, opt, first, min, max, a) ||
+        cli_parse_double(PROG, opt, comma + 1, min, max, b))
+        return -1;
+    if (*a > *b) {
+        fprintf(stderr, "%s: bad value '%s' for %s: the first value must not exceed the "
+                "second\n", PROG, v, opt);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, train_cli *o)
 {
-    static const char *const MODELS[] = {"inn", "csinet", NULL};
-    static const char *const MODES[] = {"ideal", NULL};
+    static const char *const MODELS[] = {"inn", "csinet", "invcsinet", NULL};
+    static const char *const MODES[] = {"ideal", "bits", NULL};
     static const char *const FRONTS[] = {"patch", "energy", "klt", NULL};
-    static const char *const ZBWD[] = {"zero", "sample", NULL};
+    static const char *const ZBWD[] = {"zero", "mean", "sample", NULL};
+    static const char *const BITMAPS[] = {"natural", "gray", NULL};
+    static const char *const DBCD_GRADS[] = {"straight", "surrogate", NULL};
     invcsi_train_options d = invcsi_train_options_default();
     memset(o, 0, sizeof *o);
     o->model = "inn";
-    o->mode = "ideal";
+    o->mode = NULL;
     o->front = "patch";
     o->z_bwd = "zero";
     o->cr = 1.0 / 16;
@@ -216,6 +285,17 @@ static int parse_options(int argc, char **argv, train_cli *o)
     o->mmd_weight = 1.0;
     o->width = 0;
     o->blocks = 0;
+    o->bits = INVCSI_INVCSINET_BITS_DEFAULT;
+    o->bit_map = "natural";
+    o->dbcd_grad = "straight";
+    o->snr_lo = o->snr_hi = INVCSI_INVCSINET_SNR_DB_DEFAULT;
+    o->delta = 0.0;
+    o->tau = 1.0;
+    o->beta_start = INVCSI_INVCSINET_BETA_START;
+    o->beta_end = INVCSI_INVCSINET_BETA_END;
+    o->lambda = INVCSI_INVCSINET_LAMBDA_DEFAULT;
+    o->lan_width = 16;
+    o->freeze = -1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -225,6 +305,14 @@ static int parse_options(int argc, char **argv, train_cli *o)
             exit(0);
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--no-daq")) {
+            o->no_daq = o->given[O_NO_DAQ] = 1;
+        } else if (!strcmp(a, "--no-dbcd")) {
+            o->no_dbcd = o->given[O_NO_DBCD] = 1;
+        } else if (!strcmp(a, "--no-ic")) {
+            o->no_ic = o->given[O_NO_IC] = 1;
+        } else if (!strcmp(a, "--freeze-inn")) {
+            o->freeze = o->given[O_FREEZE] = 1;
         } else if (!strcmp(a, "-o")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: -o needs a file name\n", PROG);
@@ -266,6 +354,17 @@ static int parse_options(int argc, char **argv, train_cli *o)
         MOPT(O_SPLIT_SEED, cli_parse_u64(PROG, "--split-seed", v, &o->split_seed))
         MOPT(O_TRAIN_FRAC, cli_parse_double(PROG, "--train-frac", v, 1e-9, 1, &o->train_frac))
         MOPT(O_MAX_TRAIN, cli_parse_int(PROG, "--max-train", v, 1, 2147483647L, &o->max_train))
+        MOPT(O_BITS, cli_parse_int(PROG, "--bits", v, 1, 8, &o->bits))
+        MOPT(O_BITMAP, (o->bit_map = v, parse_choice("--bit-map", v, BITMAPS)))
+        MOPT(O_SNR, parse_pair("--snr-db", v, -30, 60, &o->snr_lo, &o->snr_hi))
+        MOPT(O_DELTA, cli_parse_double(PROG, "--delta", v, 0, 1e6, &o->delta))
+        MOPT(O_TAU, cli_parse_double(PROG, "--tau", v, 1e-3, 10, &o->tau))
+        MOPT(O_BETA, parse_pair("--beta", v, 1e-3, 1e6, &o->beta_start, &o->beta_end))
+        MOPT(O_LAMBDA, cli_parse_double(PROG, "--lambda", v, 0, 1e6, &o->lambda))
+        MOPT(O_LAN_WIDTH, cli_parse_int(PROG, "--lan-width", v, 1, 4096, &o->lan_width))
+        MOPT(O_INIT, (o->init = v, 0))
+        MOPT(O_FREEZE, cli_parse_int(PROG, "--freeze-inn", v, 0, 1, &o->freeze))
+        MOPT(O_DBCD_GRAD, (o->dbcd_grad = v, parse_choice("--dbcd-grad", v, DBCD_GRADS)))
 #undef MOPT
 #undef OPT
         else if (a[0] == '-') {
@@ -287,7 +386,50 @@ static int parse_options(int argc, char **argv, train_cli *o)
         fprintf(stderr, "%s: no output file: give -o WEIGHTS.safetensors (see --help)\n", PROG);
         return -1;
     }
-    if (strcmp(o->model, "inn") != 0) {
+    const int icsi = !strcmp(o->model, "invcsinet");
+    if (!o->mode)
+        o->mode = icsi ? "bits" : "ideal";
+    if (icsi != !strcmp(o->mode, "bits")) {
+        fprintf(stderr, "%s: --mode %s does not fit --model %s (inn and csinet train for the "
+                "ideal link, invcsinet for bits)\n", PROG, o->mode, o->model);
+        return -1;
+    }
+    if (!icsi) {
+        for (int k = O_BITS; k < O_COUNT; k++)
+            if (o->given[k]) {
+                fprintf(stderr, "%s: %s applies to --model invcsinet only\n", PROG,
+                        OPTION_NAME[k]);
+                return -1;
+            }
+    } else {
+        if (o->given[O_MSE_W] && o->given[O_LAMBDA]) {
+            fprintf(stderr, "%s: --lambda and --mse-weight are the same weight: give one\n",
+                    PROG);
+            return -1;
+        }
+        if (o->given[O_MSE_W])
+            o->lambda = o->mse_weight;
+        if (!strcmp(o->z_bwd, "zero"))
+            o->z_bwd = "mean";
+        if (o->init) {
+            static const int FROM_INIT[] = {O_CR, O_WIDTH, O_BLOCKS, O_FRONT, O_SPLIT_SEED,
+                                            O_TRAIN_FRAC};
+            for (size_t k = 0; k < sizeof FROM_INIT / sizeof FROM_INIT[0]; k++)
+                if (o->given[FROM_INIT[k]]) {
+                    fprintf(stderr,
+                            "%s: %s cannot be given with --init: the INN sizes, the data "
+                            "normalisation and the split come from the --init weights\n",
+                            PROG, OPTION_NAME[FROM_INIT[k]]);
+                    return -1;
+                }
+        }
+        if (o->freeze < 0)
+            o->freeze = o->init ? 1 : 0;
+        if (o->freeze && !o->init)
+            fprintf(stderr, "%s: warning: --freeze-inn without --init keeps the INN at its "
+                    "identity initialisation\n", PROG);
+    }
+    if (strcmp(o->model, "inn") != 0 && !icsi) {
         static const int INN_ONLY[] = {O_WIDTH, O_BLOCKS, O_FRONT, O_ZBWD, O_MSE_W, O_MMD_W};
         for (size_t k = 0; k < sizeof INN_ONLY / sizeof INN_ONLY[0]; k++)
             if (o->given[INN_ONLY[k]]) {
@@ -350,6 +492,7 @@ typedef struct progress_ctx {
     int quiet;
     const char *kind;
     double last_test_db;
+    invcsi_model *m;
 } progress_ctx;
 
 static void on_epoch(void *ctx, const invcsi_epoch_report *r)
@@ -365,7 +508,16 @@ static void on_epoch(void *ctx, const invcsi_epoch_report *r)
         snprintf(test, sizeof test, "-");
     else
         snprintf(test, sizeof test, "%.2f dB", r->test_nmse_db);
-    if (!strcmp(p->kind, "inn"))
+    if (!strcmp(p->kind, "invcsinet"))
+        fprintf(stderr,
+                "epoch %d/%d  lr %.3g  beta %.3g  loss %.5g (mmd %.5g, mse %.5g)  train NMSE "
+                "%.2f dB (%s)  test NMSE %s (quantized, no bit errors)  %.0f samples/s  "
+                "ETA %s%s\n",
+                r->epoch, r->epochs, r->lr, invcsi_invcsinet_beta(p->m), r->loss_total,
+                r->loss_mmd, r->loss_mse, r->train_nmse_db,
+                p->m->cfg.no_dbcd ? "AWGN on levels" : "D-BCD", test, r->samples_per_s, eta,
+                r->checkpointed ? "  [checkpoint]" : "");
+    else if (!strcmp(p->kind, "inn"))
         fprintf(stderr,
                 "epoch %d/%d  lr %.3g  loss %.5g (mmd %.5g, mse %.5g)  train NMSE %.2f dB  "
                 "test NMSE %s  %.0f samples/s  ETA %s%s\n",
@@ -379,6 +531,16 @@ static void on_epoch(void *ctx, const invcsi_epoch_report *r)
                 r->epoch, r->epochs, r->lr, r->loss_total, r->train_nmse_db, test,
                 r->samples_per_s, eta, r->checkpointed ? "  [checkpoint]" : "");
     fflush(stderr);
+}
+
+/* Parameters of the model proper: the trainable ones, plus a frozen INN's (which are
+ * parameters, unlike fixed front tables and permutations). */
+static long model_params(const invcsi_model *m)
+{
+    long n = invcsi_model_param_count(m, 1);
+    if (!strcmp(m->cfg.kind, "invcsinet") && m->cfg.freeze_inn)
+        n += invcsi_inn_param_count(&m->cfg);
+    return n;
 }
 
 /* ---- main ---- */
@@ -413,7 +575,7 @@ int main(int argc, char **argv)
     invcsi_train_options topt = invcsi_train_options_default();
     invcsi_train_state st;
     memset(&st, 0, sizeof st);
-    long max_train = o.max_train;
+    long max_train = o.max_train, init_max_train = 0;
     const char *orig_command = command;
 
     /* 1. model and options: fresh, or from the checkpoint */
@@ -477,6 +639,44 @@ int main(int argc, char **argv)
                     PROG, o.data, fp_text, want);
             goto out;
         }
+    } else if (o.init) {
+        /* InvCSINet from trained INN weights: their INN sizes, scale and split */
+        invcsi_safetensors wf;
+        if (invcsi_safetensors_load(o.init, &wf, &err) != INVCSI_OK)
+            goto out;
+        invcsi_model_config ic;
+        int rc = invcsi_model_config_from_file(&wf, &ic, &err);
+        const char *mt = invcsi_safetensors_meta(&wf, "max_train");
+        init_max_train = mt ? atol(mt) : 0;
+        invcsi_safetensors_free(&wf);
+        if (rc != INVCSI_OK)
+            goto out;
+        if (strcmp(ic.kind, "inn") != 0 && strcmp(ic.kind, "invcsinet") != 0) {
+            fprintf(stderr, "%s: --init %s holds a %s model; an inn or invcsinet one is needed\n",
+                    PROG, o.init, ic.kind);
+            status = 2;
+            goto out;
+        }
+        if (c.nr != ic.nr || c.nt != ic.nt || c.nc != ic.nc) {
+            fprintf(stderr, "%s: --init %s takes nr %d x nt %d x nc %d channels, %s holds nr "
+                    "%d x nt %d x nc %d\n", PROG, o.init, ic.nr, ic.nt, ic.nc, o.data, c.nr,
+                    c.nt, c.nc);
+            goto out;
+        }
+        if (invcsi_model_config_default(&cfg, "invcsinet", c.nr, c.nt, c.nc,
+                                        (double)ic.m / ic.dim, &err) != INVCSI_OK)
+            goto out;
+        cfg.m = ic.m;
+        cfg.patch = ic.patch;
+        cfg.blocks = ic.blocks;
+        cfg.width = ic.width;
+        cfg.clamp = ic.clamp;
+        cfg.leaky_slope = ic.leaky_slope;
+        cfg.permute = ic.permute;
+        snprintf(cfg.front, sizeof cfg.front, "%s", ic.front);
+        cfg.norm_scale = ic.norm_scale;
+        cfg.split_seed = ic.split_seed;
+        cfg.train_frac = ic.train_frac;
     } else {
         if (invcsi_model_config_default(&cfg, o.model, c.nr, c.nt, c.nc, o.cr, &err) !=
             INVCSI_OK) {
@@ -495,7 +695,30 @@ int main(int argc, char **argv)
         cfg.split_seed = o.split_seed;
         cfg.train_frac = o.train_frac;
     }
-    double scale = m ? cfg.norm_scale : 0.0;
+    if (!m && !strcmp(cfg.kind, "invcsinet")) {
+        cfg.seed = o.seed;
+        cfg.z_bwd_sample = !strcmp(o.z_bwd, "sample");
+        cfg.mse_weight = (float)o.lambda;
+        cfg.mmd_weight = (float)o.mmd_weight;
+        cfg.bits = o.bits;
+        snprintf(cfg.bit_map, sizeof cfg.bit_map, "%s", o.bit_map);
+        cfg.snr_db_min = (float)o.snr_lo;
+        cfg.snr_db_max = (float)o.snr_hi;
+        cfg.delta = (float)o.delta;
+        cfg.tau = (float)o.tau;
+        snprintf(cfg.dbcd_grad, sizeof cfg.dbcd_grad, "%s", o.dbcd_grad);
+        cfg.beta_start = (float)o.beta_start;
+        cfg.beta_end = (float)o.beta_end;
+        cfg.lan_width = o.lan_width;
+        cfg.no_daq = o.no_daq;
+        cfg.no_dbcd = o.no_dbcd;
+        cfg.no_ic = o.no_ic;
+        cfg.freeze_inn = o.freeze;
+        if (o.init && max_train <= 0 && init_max_train > 0)
+            max_train = init_max_train; /* the same training reports as the INN */
+        snprintf(mt_text, sizeof mt_text, "%ld", max_train);
+    }
+    double scale = m ? cfg.norm_scale : (o.init ? cfg.norm_scale : 0.0);
     if (invcsi_dataset_prepare(&d, &c, cfg.split_seed, cfg.train_frac, max_train, &scale,
                                &err) != INVCSI_OK)
         goto out;
@@ -507,8 +730,14 @@ int main(int argc, char **argv)
             status = rc == INVCSI_EINVAL ? 2 : 1;
             goto out;
         }
-        if (m->ops->fit_front && m->ops->fit_front(m, d.x_train, d.n_train, &err) != INVCSI_OK)
+        if (o.init) {
+            if (invcsi_invcsinet_load_inn(m, o.init, &err) != INVCSI_OK ||
+                invcsi_invcsinet_fit_latent(m, d.x_train, d.n_train, &err) != INVCSI_OK)
+                goto out;
+        } else if (m->ops->fit_front &&
+                   m->ops->fit_front(m, d.x_train, d.n_train, &err) != INVCSI_OK) {
             goto out;
+        }
     }
     if (!o.quiet) {
         fprintf(stderr,
@@ -516,7 +745,7 @@ int main(int argc, char **argv)
                 "M = %d (CR 1/%g), %ld parameters; %d epochs of %ld batches of %d, %d "
                 "threads\n",
                 PROG, o.data, c.n, c.nr, c.nt, c.nc, d.n_train, d.n_test, cfg.kind, cfg.m,
-                (double)cfg.dim / cfg.m, invcsi_model_param_count(m, 1), topt.epochs,
+                (double)cfg.dim / cfg.m, model_params(m), topt.epochs,
                 d.n_train / topt.batch, topt.batch, invcsi_get_threads());
         if (o.resume)
             fprintf(stderr, "%s: resuming %s at epoch %d, batch %d (step %ld)\n", PROG, o.resume,
@@ -526,6 +755,8 @@ int main(int argc, char **argv)
     invcsi_channels_free(&c);
 
     /* 3. train */
+    const char *mode_text = !strcmp(cfg.kind, "invcsinet") ? "bits" : "ideal";
+    const char *init_text = o.resume ? invcsi_safetensors_meta(&ck, "init") : o.init;
     char threads_text[16];
     snprintf(threads_text, sizeof threads_text, "%d", invcsi_get_threads());
     if (o.resume) {
@@ -537,17 +768,20 @@ int main(int argc, char **argv)
                     "--threads %s for bit-identical weights)\n",
                     PROG, was, threads_text, was);
     }
-    invcsi_st_kv ck_meta[] = {
+    invcsi_st_kv ck_meta[7] = {
         {"threads", threads_text},
         {"command", orig_command},
-        {"mode", "ideal"},
+        {"mode", mode_text},
         {"data_fingerprint", fp_text},
         {"data_reports", n_text},
         {"max_train", mt_text},
     };
+    int n_ck_meta = 6;
+    if (init_text && *init_text)
+        ck_meta[n_ck_meta++] = (invcsi_st_kv){"init", init_text};
     topt.meta = ck_meta;
-    topt.n_meta = (int)(sizeof ck_meta / sizeof ck_meta[0]);
-    progress_ctx pc = {o.quiet, cfg.kind, NAN};
+    topt.n_meta = n_ck_meta;
+    progress_ctx pc = {o.quiet, cfg.kind, NAN, m};
     install_signals();
     int rc = invcsi_train_run(m, &topt, &st, d.x_train, d.n_train, d.x_test, d.n_test, &g_stop,
                               on_epoch, &pc, &err);
@@ -568,13 +802,15 @@ int main(int argc, char **argv)
             snprintf(test_text, sizeof test_text, "%.4f", pc.last_test_db);
         char epochs_text[24];
         snprintf(epochs_text, sizeof epochs_text, "%d", st.epoch);
-        invcsi_st_kv meta[10];
+        invcsi_st_kv meta[12];
         int n = 0;
         meta[n++] = (invcsi_st_kv){"threads", threads_text};
         meta[n++] = (invcsi_st_kv){"command", orig_command};
         if (o.resume)
             meta[n++] = (invcsi_st_kv){"resume_command", command};
-        meta[n++] = (invcsi_st_kv){"mode", "ideal"};
+        meta[n++] = (invcsi_st_kv){"mode", mode_text};
+        if (init_text && *init_text)
+            meta[n++] = (invcsi_st_kv){"init", init_text};
         meta[n++] = (invcsi_st_kv){"data_fingerprint", fp_text};
         meta[n++] = (invcsi_st_kv){"data_reports", n_text};
         meta[n++] = (invcsi_st_kv){"max_train", mt_text};
@@ -586,7 +822,7 @@ int main(int argc, char **argv)
         printf("%s: wrote %s: %s, M = %d (CR 1/%g), %ld parameters, %d epochs, %ld train "
                "reports%s%s%s\n",
                PROG, o.out, cfg.kind, cfg.m, (double)cfg.dim / cfg.m,
-               invcsi_model_param_count(m, 1), st.epoch, d.n_train,
+               model_params(m), st.epoch, d.n_train,
                test_text[0] ? ", test NMSE " : "", test_text, test_text[0] ? " dB" : "");
         status = 0;
     }

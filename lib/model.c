@@ -3,7 +3,7 @@
  * The model registry and everything every kind shares (include/invcsi/model.h):
  * config defaults, config <-> JSON, create/destroy, the weights file, parameter
  * counts and the chunked encode/decode wrappers. The kinds themselves live in their
- * own files (lib/inn_*.c, lib/csinet.c) behind invcsi_model_ops.
+ * own files (lib/inn_*.c, lib/csinet.c, lib/invcsinet.c) behind invcsi_model_ops.
  */
 #include "invcsi/model.h"
 
@@ -22,6 +22,7 @@
 static const invcsi_model_ops *const KINDS[] = {
     &invcsi_inn_ops,
     &invcsi_csinet_ops,
+    &invcsi_invcsinet_ops,
 };
 #define N_KINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
@@ -91,6 +92,16 @@ int invcsi_model_config_default(invcsi_model_config *cfg, const char *kind, int 
     cfg->z_bwd_sample = 0;
     cfg->mmd_weight = 1.0f;
     cfg->mse_weight = 1.0f;
+    cfg->bits = 4;
+    snprintf(cfg->bit_map, sizeof cfg->bit_map, "natural");
+    cfg->snr_db_min = cfg->snr_db_max = 10.0f;
+    cfg->delta = 0.0f;
+    cfg->tau = 1.0f;
+    snprintf(cfg->dbcd_grad, sizeof cfg->dbcd_grad, "straight");
+    cfg->beta_start = 5.0f;
+    cfg->beta_end = 50.0f;
+    cfg->lan_width = 16;
+    cfg->no_daq = cfg->no_dbcd = cfg->no_ic = cfg->freeze_inn = 0;
     cfg->refine_blocks = 2;
     cfg->norm_scale = 1.0;
     cfg->split_seed = 1;
@@ -152,6 +163,22 @@ char *invcsi_model_config_to_json(const invcsi_model_config *cfg)
     invcsi_jw_key(&w, "mmd_weight");    invcsi_jw_number(&w, short_float(cfg->mmd_weight));
     invcsi_jw_key(&w, "mse_weight");    invcsi_jw_number(&w, short_float(cfg->mse_weight));
     invcsi_jw_key(&w, "refine_blocks"); invcsi_jw_integer(&w, cfg->refine_blocks);
+    if (!strcmp(cfg->kind, "invcsinet")) { /* other kinds' files stay as they were */
+        invcsi_jw_key(&w, "bits");       invcsi_jw_integer(&w, cfg->bits);
+        invcsi_jw_key(&w, "bit_map");    invcsi_jw_string(&w, cfg->bit_map);
+        invcsi_jw_key(&w, "snr_db_min"); invcsi_jw_number(&w, short_float(cfg->snr_db_min));
+        invcsi_jw_key(&w, "snr_db_max"); invcsi_jw_number(&w, short_float(cfg->snr_db_max));
+        invcsi_jw_key(&w, "delta");      invcsi_jw_number(&w, short_float(cfg->delta));
+        invcsi_jw_key(&w, "tau");        invcsi_jw_number(&w, short_float(cfg->tau));
+        invcsi_jw_key(&w, "dbcd_grad");  invcsi_jw_string(&w, cfg->dbcd_grad);
+        invcsi_jw_key(&w, "beta_start"); invcsi_jw_number(&w, short_float(cfg->beta_start));
+        invcsi_jw_key(&w, "beta_end");   invcsi_jw_number(&w, short_float(cfg->beta_end));
+        invcsi_jw_key(&w, "lan_width");  invcsi_jw_integer(&w, cfg->lan_width);
+        invcsi_jw_key(&w, "no_daq");     invcsi_jw_integer(&w, cfg->no_daq);
+        invcsi_jw_key(&w, "no_dbcd");    invcsi_jw_integer(&w, cfg->no_dbcd);
+        invcsi_jw_key(&w, "no_ic");      invcsi_jw_integer(&w, cfg->no_ic);
+        invcsi_jw_key(&w, "freeze_inn"); invcsi_jw_integer(&w, cfg->freeze_inn);
+    }
     invcsi_jw_key(&w, "norm_scale");    invcsi_jw_number(&w, cfg->norm_scale);
     write_u64(&w, "split_seed", cfg->split_seed);
     invcsi_jw_key(&w, "train_frac");    invcsi_jw_number(&w, cfg->train_frac);
@@ -298,6 +325,20 @@ int invcsi_model_config_from_json(invcsi_model_config *cfg, const char *json, in
     if (rc == INVCSI_OK) rc = get_float_opt(o, "mmd_weight", &c.mmd_weight, &e);
     if (rc == INVCSI_OK) rc = get_float_opt(o, "mse_weight", &c.mse_weight, &e);
     if (rc == INVCSI_OK) rc = get_int_opt(o, "refine_blocks", &c.refine_blocks, 0, 4096, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "bits", &c.bits, 1, 8, &e);
+    if (rc == INVCSI_OK) rc = get_name_opt(o, "bit_map", c.bit_map, sizeof c.bit_map, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "snr_db_min", &c.snr_db_min, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "snr_db_max", &c.snr_db_max, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "delta", &c.delta, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "tau", &c.tau, &e);
+    if (rc == INVCSI_OK) rc = get_name_opt(o, "dbcd_grad", c.dbcd_grad, sizeof c.dbcd_grad, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "beta_start", &c.beta_start, &e);
+    if (rc == INVCSI_OK) rc = get_float_opt(o, "beta_end", &c.beta_end, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "lan_width", &c.lan_width, 1, 4096, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "no_daq", &c.no_daq, 0, 1, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "no_dbcd", &c.no_dbcd, 0, 1, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "no_ic", &c.no_ic, 0, 1, &e);
+    if (rc == INVCSI_OK) rc = get_int_opt(o, "freeze_inn", &c.freeze_inn, 0, 1, &e);
     if (rc == INVCSI_OK) rc = get_double_opt(o, "norm_scale", &c.norm_scale, &e);
     if (rc == INVCSI_OK) rc = get_u64_opt(o, "split_seed", &c.split_seed, &e);
     if (rc == INVCSI_OK) rc = get_double_opt(o, "train_frac", &c.train_frac, &e);

@@ -302,6 +302,9 @@ int invcsi_train_run(invcsi_model *m, const invcsi_train_options *o, invcsi_trai
         invcsi_rng_init(&shuffle, m->cfg.seed, STREAM_SHUFFLE | (uint64_t)epoch);
         invcsi_rng_shuffle(&shuffle, perm, (int)n_train);
         const double lr = invcsi_lr_step_decay(o->lr, o->lr_decay, o->lr_step, epoch);
+        /* epoch-driven schedules (InvCSINet's beta): also on a mid-epoch resume */
+        if (m->ops->begin_epoch)
+            m->ops->begin_epoch(m, epoch, o->epochs);
 
         double t_train = 0.0;
         long samples = 0;

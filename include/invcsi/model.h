@@ -34,7 +34,7 @@ extern "C" {
 #define INVCSI_KIND_MAX 16
 
 typedef struct invcsi_model_config {
-    char kind[INVCSI_KIND_MAX]; /* "inn", "csinet" */
+    char kind[INVCSI_KIND_MAX]; /* "inn", "csinet", "invcsinet" */
     int nr, nt, nc;             /* channel sizes; dim = 2*nr*nt*nc */
     int dim;                    /* real values per report */
     int m;                      /* latent size (round(dim * cr)) */
@@ -51,6 +51,27 @@ typedef struct invcsi_model_config {
     int z_bwd_sample;           /* L_bwd decodes with z = 0 (0, default) or z = n (1) */
     float mmd_weight;           /* weight of L_fwd, default 1 */
     float mse_weight;           /* weight of L_bwd, default 1 (0 = "MMD only") */
+
+    /* InvCSINet (DESIGN.md section 4, invcsinet.h): the INN fields above describe its INN;
+     * mse_weight is its lambda (default 0.1) and z_bwd_sample its z_bwd (0: the prior mean
+     * mu, 1: the sample z^). */
+    int bits;                   /* B bits per latent value (1..8), default 4 */
+    char bit_map[INVCSI_KIND_MAX]; /* index labels on air: "natural" (default) | "gray" */
+    float snr_db_min;           /* training Eb/N0 in dB: fixed when min == max (default */
+    float snr_db_max;           /* 10), else drawn uniformly in [min, max] per batch */
+    float delta;                /* D-BCD soft-index sharpness; 0 = 0.1 x spacing^2 (dbcd.h) */
+    float tau;                  /* D-BCD Gumbel-softmax temperature, default 1 */
+    char dbcd_grad[INVCSI_KIND_MAX]; /* gradient of D-BCD w.r.t. the sent value q:
+                                   "straight" (default: dq = dy~, the channel seen as
+                                   additive in the backward; the levels still get D-BCD's
+                                   gradient) | "surrogate" (the paper's: through p, pi, g) */
+    float beta_start;           /* soft-DAQ slope in units of 1/spacing (2R/(L-1)), */
+    float beta_end;             /* geometric from start to end over the epochs: 5 -> 50 */
+    int lan_width;              /* IC LAN hidden channels, default 16 */
+    int no_daq;                 /* ablation: uniform quantizer, not learned */
+    int no_dbcd;                /* ablation: AWGN on the levels instead of D-BCD */
+    int no_ic;                  /* ablation: no LAN, z^ = N(0, I) (the INN's own prior) */
+    int freeze_inn;             /* inn.* tensors frozen (latent scale, DAQ, IC train) */
 
     /* CsiNet (DESIGN.md section 6) */
     int refine_blocks;          /* RefineNet blocks, default 2 */
@@ -99,6 +120,10 @@ typedef struct invcsi_model_ops {
     int (*decode)(invcsi_model *m, const float *y, int batch, float *xhat, invcsi_error *err);
     /* Frees m->impl. */
     void (*release)(invcsi_model *m);
+    /* Optional (may be NULL): called by the trainer before every epoch (0-based) of a run
+     * of `epochs`, also when a run resumes mid-epoch, so schedules that depend on the
+     * epoch (InvCSINet's beta) are the same in a resumed run. */
+    void (*begin_epoch)(invcsi_model *m, int epoch, int epochs);
 } invcsi_model_ops;
 
 struct invcsi_model {
@@ -112,6 +137,7 @@ struct invcsi_model {
 /* Registered kinds (defined in their own lib/<kind>*.c files). */
 extern const invcsi_model_ops invcsi_inn_ops;
 extern const invcsi_model_ops invcsi_csinet_ops;
+extern const invcsi_model_ops invcsi_invcsinet_ops;
 
 /* Kind by name, NULL if unknown. */
 const invcsi_model_ops *invcsi_model_ops_find(const char *kind);
