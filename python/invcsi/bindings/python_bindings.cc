@@ -17,6 +17,13 @@ namespace py = pybind11;
 // Headers for binding functions
 /**************************************/
 void bind_nmse_probe(py::module& m);
+void bind_csi_source(py::module& m);
+void bind_inn_encoder(py::module& m);
+void bind_bpsk_bit_mapper(py::module& m);
+void bind_bpsk_demapper(py::module& m);
+void bind_daq_quantizer(py::module& m);
+void bind_inn_ic_decoder(py::module& m);
+void bind_weights_info(py::module& m);
 /**************************************/
 
 PYBIND11_MODULE(invcsi_python, m)
@@ -33,5 +40,12 @@ PYBIND11_MODULE(invcsi_python, m)
     /**************************************/
     // BINDING_FUNCTION_CALLS(
     bind_nmse_probe(m);
+    bind_csi_source(m);
+    bind_inn_encoder(m);
+    bind_bpsk_bit_mapper(m);
+    bind_bpsk_demapper(m);
+    bind_daq_quantizer(m);
+    bind_inn_ic_decoder(m);
+    bind_weights_info(m);
     // ) END BINDING_FUNCTION_CALLS
 }
