@@ -120,3 +120,63 @@ void cli_progress_cb(void *ctx, long done, long total)
         fputc('\n', stderr);
     fflush(stderr);
 }
+
+/* Shell-quoted argv joined by spaces, for config.command. */
+char *cli_join_command(int argc, char **argv)
+{
+    size_t cap = 1;
+    for (int i = 0; i < argc; i++)
+        cap += 4 * strlen(argv[i]) + 3;
+    char *s = malloc(cap), *o = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int plain = *a != '\0';
+        for (const char *p = a; *p; p++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
+                        *p))
+                plain = 0;
+        if (i)
+            *o++ = ' ';
+        if (plain) {
+            o += sprintf(o, "%s", a);
+        } else {
+            *o++ = '\'';
+            for (const char *p = a; *p; p++) {
+                if (*p == '\'') {
+                    memcpy(o, "'\\''", 4);
+                    o += 4;
+                } else {
+                    *o++ = *p;
+                }
+            }
+            *o++ = '\'';
+        }
+    }
+    *o = '\0';
+    return s;
+}
+
+/* --opt VALUE or --opt=VALUE; returns the value or NULL (message printed). */
+const char *cli_opt_value(const char *prog, int argc, char **argv, int *i, const char *name,
+                          int *matched)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    *matched = 0;
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=') {
+        *matched = 1;
+        return a + n + 1;
+    }
+    if (a[n] != '\0')
+        return NULL;
+    *matched = 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, name);
+        return NULL;
+    }
+    return argv[++*i];
+}

@@ -25,6 +25,14 @@ struct cli_progress {
 void cli_progress_start(struct cli_progress *p, const char *label, const char *unit, int quiet);
 void cli_progress_cb(void *ctx, long done, long total);
 
+/* --opt VALUE or --opt=VALUE at argv[*i]: returns the value (advancing *i past it) or
+ * NULL; *matched tells whether argv[*i] was this option (a NULL value with *matched set
+ * means the value is missing: the message is printed). */
+const char *cli_opt_value(const char *prog, int argc, char **argv, int *i, const char *name,
+                          int *matched);
+/* Shell-quoted argv joined by spaces (malloc'd), for the "command" stored with outputs. */
+char *cli_join_command(int argc, char **argv);
+
 /* Monotonic wall clock, seconds. */
 double cli_now(void);
 

@@ -140,27 +140,6 @@ static void usage(FILE *f)
         PROG, MAX_WEIGHTS);
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    *matched = 0;
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int add_weights(eval_cli *o, const char *v)
 {
     if (o->n_weights == MAX_WEIGHTS) {
@@ -255,7 +234,7 @@ static int parse_options(int argc, char **argv, eval_cli *o)
                 return -1;
         }
 #define OPT(NAME, PARSE)                                          \
-        else if ((v = opt_value(argc, argv, &i, NAME, &m)) || m) { \
+        else if ((v = cli_opt_value(PROG, argc, argv, &i, NAME, &m)) || m) { \
             if (!v) return -1;                                    \
             bad = (PARSE) != 0;                                   \
         }

@@ -235,65 +235,6 @@ static void usage(FILE *f)
             DEFAULT_SAMPLES);
 }
 
-/* Shell-quoted argv joined by spaces, for config.command. */
-static char *join_command(int argc, char **argv)
-{
-    size_t cap = 1;
-    for (int i = 0; i < argc; i++)
-        cap += 4 * strlen(argv[i]) + 3;
-    char *s = malloc(cap), *o = s;
-    if (!s)
-        return NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int plain = *a != '\0';
-        for (const char *p = a; *p; p++)
-            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
-                        *p))
-                plain = 0;
-        if (i)
-            *o++ = ' ';
-        if (plain) {
-            o += sprintf(o, "%s", a);
-        } else {
-            *o++ = '\'';
-            for (const char *p = a; *p; p++) {
-                if (*p == '\'') {
-                    memcpy(o, "'\\''", 4);
-                    o += 4;
-                } else {
-                    *o++ = *p;
-                }
-            }
-            *o++ = '\'';
-        }
-    }
-    *o = '\0';
-    return s;
-}
-
-/* --opt VALUE or --opt=VALUE; returns the value or NULL (message printed). */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    *matched = 0;
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_options(int argc, char **argv, gen_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -335,7 +276,7 @@ static int parse_options(int argc, char **argv, gen_options *o)
             o->out = argv[++i];
         }
 #define OPT(NAME, PARSE)                                          \
-        else if ((v = opt_value(argc, argv, &i, NAME, &m)) || m) { \
+        else if ((v = cli_opt_value(PROG, argc, argv, &i, NAME, &m)) || m) { \
             if (!v) return -1;                                    \
             bad = (PARSE) != 0;                                   \
         }
@@ -480,7 +421,7 @@ int main(int argc, char **argv)
         return rc == INVCSI_EINVAL ? 2 : 1;
     }
     double t1 = cli_now();
-    char *command = join_command(argc, argv);
+    char *command = cli_join_command(argc, argv);
     rc = invcsi_mat_write_channels(o.out, &c, command, &err);
     free(command);
     double t2 = cli_now();

@@ -154,66 +154,6 @@ static void usage(FILE *f)
         PROG, PROG, DEFAULT_EPOCHS);
 }
 
-/* Shell-quoted argv joined by spaces, for the "command" metadata. */
-static char *join_command(int argc, char **argv)
-{
-    size_t cap = 1;
-    for (int i = 0; i < argc; i++)
-        cap += 4 * strlen(argv[i]) + 3;
-    char *s = malloc(cap), *o = s;
-    if (!s)
-        return NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int plain = *a != '\0';
-        for (const char *p = a; *p; p++)
-            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
-                        *p))
-                plain = 0;
-        if (i)
-            *o++ = ' ';
-        if (plain) {
-            o += sprintf(o, "%s", a);
-            continue;
-        }
-        *o++ = '\'';
-        for (const char *p = a; *p; p++) {
-            if (*p == '\'') {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *p;
-            }
-        }
-        *o++ = '\'';
-    }
-    *o = '\0';
-    return s;
-}
-
-/* --opt VALUE or --opt=VALUE; returns the value, or NULL (with *matched set when the
- * option matched but its value is missing: message printed). */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *matched)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    *matched = 0;
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=') {
-        *matched = 1;
-        return a + n + 1;
-    }
-    if (a[n] != '\0')
-        return NULL;
-    *matched = 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_choice(const char *opt, const char *v, const char *const *choices)
 {
     for (int k = 0; choices[k]; k++)
@@ -321,7 +261,7 @@ static int parse_options(int argc, char **argv, train_cli *o)
             o->out = argv[++i];
         }
 #define OPT(NAME, PARSE)                                          \
-        else if ((v = opt_value(argc, argv, &i, NAME, &m)) || m) { \
+        else if ((v = cli_opt_value(PROG, argc, argv, &i, NAME, &m)) || m) { \
             if (!v) return -1;                                    \
             bad = (PARSE) != 0;                                   \
         }
@@ -568,7 +508,7 @@ int main(int argc, char **argv)
     memset(&d, 0, sizeof d);
     invcsi_safetensors ck;
     memset(&ck, 0, sizeof ck);
-    char *command = join_command(argc, argv);
+    char *command = cli_join_command(argc, argv);
     char *ckpt_path = malloc(strlen(o.out) + 6);
     sprintf(ckpt_path, "%s.ckpt", o.out);
 
