@@ -15,6 +15,7 @@
  * intermediate values differ from the forward's), allocated once by reserve.
  */
 #include "invcsi/inn.h"
+#include "invcsi/metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -732,19 +733,8 @@ static int inn_train_step(invcsi_model *m, const float *x, int batch, invcsi_rng
                             im->xhat, err);
     if (rc != INVCSI_OK)
         return rc;
-    double sse = 0.0, nmse_sum = 0.0;
-    for (int b = 0; b < batch; b++) {
-        const float *xb = x + (long)b * dim, *hb = im->xhat + (long)b * dim;
-        double e = 0.0, p = 0.0;
-        for (int i = 0; i < dim; i++) {
-            const double d = (double)hb[i] - xb[i];
-            e += d * d;
-            p += (double)xb[i] * xb[i];
-        }
-        sse += e;
-        if (p > 0.0)
-            nmse_sum += e / p;
-    }
+    double nmse_sum = 0.0;
+    const double sse = invcsi_batch_sse(x, im->xhat, batch, dim, &nmse_sum);
     const double mse = sse / (double)nx;
 
     /* gradients: d[y, z] from the MMD (y's copy in b is the stop-gradient side) ... */

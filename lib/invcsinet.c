@@ -25,6 +25,7 @@
 #include "invcsi/dbcd.h"
 #include "invcsi/ic.h"
 #include "invcsi/inn.h"
+#include "invcsi/metrics.h"
 #include "invcsi/linkeval.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
@@ -782,19 +783,8 @@ static int icsi_train_step(invcsi_model *m, const float *x, int batch, invcsi_rn
     rc = invcsi_inn_inverse(s->inn, s->ydec, zb, batch, s->xhat, err);
     if (rc != INVCSI_OK)
         return rc;
-    double sse = 0.0, nmse_sum = 0.0;
-    for (int b = 0; b < batch; b++) {
-        const float *xb = x + (long)b * dim, *hb = s->xhat + (long)b * dim;
-        double e = 0.0, p = 0.0;
-        for (int i = 0; i < dim; i++) {
-            const double d = (double)hb[i] - xb[i];
-            e += d * d;
-            p += (double)xb[i] * xb[i];
-        }
-        sse += e;
-        if (p > 0.0)
-            nmse_sum += e / p;
-    }
+    double nmse_sum = 0.0;
+    const double sse = invcsi_batch_sse(x, s->xhat, batch, dim, &nmse_sum);
     const double mse = sse / (double)nx;
 
     /* ---- backward ---- */

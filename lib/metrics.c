@@ -94,3 +94,21 @@ double invcsi_db(double x)
         return -INFINITY;
     return 10.0 * log10(x); /* NaN for negative input, as log10 */
 }
+
+double invcsi_batch_sse(const float *x, const float *xhat, int batch, int dim, double *nmse_sum)
+{
+    double sse = 0.0;
+    for (int b = 0; b < batch; b++) {
+        const float *xb = x + (long)b * dim, *hb = xhat + (long)b * dim;
+        double e = 0.0, p = 0.0;
+        for (int i = 0; i < dim; i++) {
+            const double d = (double)hb[i] - xb[i];
+            e += d * d;
+            p += (double)xb[i] * xb[i];
+        }
+        sse += e;
+        if (p > 0.0)
+            *nmse_sum += e / p;
+    }
+    return sse;
+}

@@ -20,6 +20,11 @@ double invcsi_nmse_sample(const float *h, const float *hhat, long n_complex);
  * unitary DFT makes the value equal to the frequency-domain one). */
 double invcsi_nmse_real(const float *x, const float *xhat, long n);
 
+/* Training-loss helper over a batch of real reports (dim values each): returns the sum of
+ * squared errors and adds each report's ||x - xhat||^2 / ||x||^2 to *nmse_sum (reports
+ * with zero power are skipped), both accumulated in double. */
+double invcsi_batch_sse(const float *x, const float *xhat, int batch, int dim, double *nmse_sum);
+
 /* Generalised cosine similarity of one sample: n_ant = nr*nt, nc subcarriers. */
 double invcsi_rho_sample(const float *h, const float *hhat, int n_ant, int nc);
 
