@@ -460,10 +460,10 @@ static int pca_seen(const invcsi_model_config *cfg, long max_train)
     return 0;
 }
 
-/* Evaluates one weights file into rows (the model, and its PCA row with --pca); returns
- * the number of rows written, or -1 with a message printed. */
-static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fingerprint,
-                        const char *path, eval_row *rows)
+/* The training facts a weights file records: its --max-train, and whether it was trained
+ * on other data than the given set (by fingerprint). 0, or -1 with a message printed. */
+static int read_training_meta(const char *path, uint64_t fingerprint, long *max_train,
+                              int *other_data)
 {
     invcsi_error err;
     invcsi_error_clear(&err);
@@ -474,11 +474,25 @@ static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fi
     }
     const char *want_fp = invcsi_safetensors_meta(&f, "data_fingerprint");
     const char *mt = invcsi_safetensors_meta(&f, "max_train");
-    long max_train = mt ? atol(mt) : 0;
+    *max_train = mt ? atol(mt) : 0;
     char fp_text[24];
     snprintf(fp_text, sizeof fp_text, "%016" PRIx64, fingerprint);
-    int other_data = want_fp && strcmp(want_fp, fp_text) != 0;
+    *other_data = want_fp && strcmp(want_fp, fp_text) != 0;
     invcsi_safetensors_free(&f);
+    return 0;
+}
+
+/* Evaluates one weights file into rows (the model, and its PCA row with --pca); returns
+ * the number of rows written, or -1 with a message printed. */
+static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fingerprint,
+                        const char *path, eval_row *rows)
+{
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    long max_train;
+    int other_data;
+    if (read_training_meta(path, fingerprint, &max_train, &other_data) != 0)
+        return -1;
 
     invcsi_model *m = NULL;
     if (invcsi_model_load(&m, path, o->batch, &err) != INVCSI_OK) {
@@ -607,18 +621,10 @@ static int eval_link_weights(const eval_cli *o, const invcsi_channels *c, uint64
 {
     invcsi_error err;
     invcsi_error_clear(&err);
-    invcsi_safetensors f;
-    if (invcsi_safetensors_load(path, &f, &err) != INVCSI_OK) {
-        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+    long max_train;
+    int other_data;
+    if (read_training_meta(path, fingerprint, &max_train, &other_data) != 0)
         return -1;
-    }
-    const char *want_fp = invcsi_safetensors_meta(&f, "data_fingerprint");
-    const char *mt = invcsi_safetensors_meta(&f, "max_train");
-    long max_train = mt ? atol(mt) : 0;
-    char fp_text[24];
-    snprintf(fp_text, sizeof fp_text, "%016" PRIx64, fingerprint);
-    int other_data = want_fp && strcmp(want_fp, fp_text) != 0;
-    invcsi_safetensors_free(&f);
 
     invcsi_model *m = NULL;
     invcsi_link *l = NULL;

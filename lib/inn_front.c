@@ -134,3 +134,11 @@ int invcsi_klt_fit(float *rot, const float *x, long n, int dim, invcsi_error *er
     invcsi_pca_free(&p);
     return INVCSI_OK;
 }
+
+void invcsi_concat_rows(float *out, const float *h1, int n1, const float *h2, int n2, int batch)
+{
+    for (int b = 0; b < batch; b++) {
+        memcpy(out + (long)b * (n1 + n2), h1 + (long)b * n1, sizeof(float) * n1);
+        memcpy(out + (long)b * (n1 + n2) + n1, h2 + (long)b * n2, sizeof(float) * n2);
+    }
+}

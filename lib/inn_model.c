@@ -674,15 +674,6 @@ static int inn_fit_front(invcsi_model *m, const float *x, long n, invcsi_error *
     return invcsi_inn_fit_front(im->inn, x, n, err);
 }
 
-/* Per-report concatenation [h1 | h2] into [batch][dim] and back. */
-static void concat(float *out, const float *h1, int n1, const float *h2, int n2, int batch)
-{
-    for (int b = 0; b < batch; b++) {
-        memcpy(out + (long)b * (n1 + n2), h1 + (long)b * n1, sizeof(float) * n1);
-        memcpy(out + (long)b * (n1 + n2) + n1, h2 + (long)b * n2, sizeof(float) * n2);
-    }
-}
-
 static void unconcat(const float *in, float *h1, int n1, float *h2, int n2, int batch)
 {
     for (int b = 0; b < batch; b++) {
@@ -722,8 +713,8 @@ static int inn_train_step(invcsi_model *m, const float *x, int batch, invcsi_rng
 
     /* L_fwd = MMD([y, z], [sg(y), n]) */
     float mmd = 0.0f;
-    concat(im->a, im->y, mm, im->z, aux, batch);
-    concat(im->b, im->y, mm, im->noise, aux, batch);
+    invcsi_concat_rows(im->a, im->y, mm, im->z, aux, batch);
+    invcsi_concat_rows(im->b, im->y, mm, im->noise, aux, batch);
     rc = invcsi_mmd_imq_forward(&mmd, im->a, im->b, batch, dim, NULL, 0, im->mmd_scratch, err);
     if (rc != INVCSI_OK)
         return rc;

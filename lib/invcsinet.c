@@ -660,14 +660,6 @@ int invcsi_invcsinet_load_inn(invcsi_model *m, const char *path, invcsi_error *e
 /* Training step                                                                         */
 /* ------------------------------------------------------------------------------------- */
 
-static void concat(float *out, const float *h1, int n1, const float *h2, int n2, int batch)
-{
-    for (int b = 0; b < batch; b++) {
-        memcpy(out + (long)b * (n1 + n2), h1 + (long)b * n1, sizeof(float) * n1);
-        memcpy(out + (long)b * (n1 + n2) + n1, h2 + (long)b * n2, sizeof(float) * n2);
-    }
-}
-
 /* Accumulates the two halves of din [batch][n1 + n2] into d1, d2. */
 static void unconcat_add(const float *din, float *d1, int n1, float *d2, int n2, int batch)
 {
@@ -766,8 +758,8 @@ static int icsi_train_step(invcsi_model *m, const float *x, int batch, invcsi_rn
                               aux);
 
     float mmd = 0.0f;
-    concat(s->a, s->yn, M, s->z, aux, batch);
-    concat(s->b, s->yh, M, s->zh, aux, batch);
+    invcsi_concat_rows(s->a, s->yn, M, s->z, aux, batch);
+    invcsi_concat_rows(s->b, s->yh, M, s->zh, aux, batch);
     rc = invcsi_mmd_imq_forward(&mmd, s->a, s->b, batch, dim, NULL, 0, s->mmd_scratch, err);
     if (rc != INVCSI_OK)
         return rc;

@@ -244,6 +244,10 @@ int invcsi_inn_inverse_backward(invcsi_inn *inn, int batch, const float *dxhat, 
  * (prefix "inn") and the training-loss buffers; these reach it from a model of kind "inn". */
 invcsi_inn *invcsi_inn_of_model(invcsi_model *m);
 
+/* Per-report concatenation [h1 | h2] of [batch][n1] and [batch][n2] into [batch][n1 + n2]
+ * (the MMD's [y, z] vectors). */
+void invcsi_concat_rows(float *out, const float *h1, int n1, const float *h2, int n2, int batch);
+
 #ifdef __cplusplus
 }
 #endif
