@@ -96,17 +96,8 @@ static float spacing(const icsi *s) { return 2.0f * DAQ_RANGE / (float)(s->L - 1
 
 static void icsi_config_default(invcsi_model_config *cfg, double cr)
 {
-    (void)cr;
-    /* the INN part as an "inn" model of the same size, so ideal-INN weights fit */
-    cfg->patch = 8;
-    cfg->blocks = 3;
-    cfg->width = invcsi_inn_default_width(cfg->dim, cfg->m);
-    cfg->clamp = INVCSI_SOFT_CLAMP_DEFAULT;
-    cfg->leaky_slope = INVCSI_LEAKY_SLOPE_INN;
-    snprintf(cfg->front, sizeof cfg->front, "patch");
-    cfg->permute = 0;
-    cfg->z_bwd_sample = 0;
-    cfg->mmd_weight = 1.0f;
+    /* the INN part exactly as an "inn" model of the same size, so ideal-INN weights fit */
+    invcsi_inn_ops.config_default(cfg, cr);
     cfg->mse_weight = INVCSI_INVCSINET_LAMBDA_DEFAULT;
     cfg->bits = INVCSI_INVCSINET_BITS_DEFAULT;
     snprintf(cfg->bit_map, sizeof cfg->bit_map, "natural");
