@@ -37,3 +37,27 @@ void invcsi_channels_free(invcsi_channels *c)
     c->pos = NULL;
     c->n = 0;
 }
+
+int invcsi_channels_normalize_samples(invcsi_channels *c, double *gain_db, invcsi_error *err)
+{
+    if (!c || !c->h || c->n <= 0)
+        return invcsi_error_set(err, INVCSI_EINVAL, "normalize: empty channel set");
+    const long len = invcsi_channels_sample_len(c);
+    for (int i = 0; i < c->n; i++) {
+        float *h = c->h + (size_t)i * 2 * len;
+        double e = 0.0;
+        for (long j = 0; j < 2 * len; j++)
+            e += (double)h[j] * h[j];
+        const double mean = e / len;
+        if (!(mean > 0.0) || !isfinite(mean))
+            return invcsi_error_set(err, INVCSI_EINVAL,
+                                    "normalize: sample %d has zero or non-finite power (%g)", i,
+                                    mean);
+        const float scale = (float)(1.0 / sqrt(mean));
+        for (long j = 0; j < 2 * len; j++)
+            h[j] *= scale;
+        if (gain_db)
+            gain_db[i] = 10.0 * log10(mean);
+    }
+    return INVCSI_OK;
+}

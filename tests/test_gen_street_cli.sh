@@ -36,5 +36,28 @@ grep -q "bad.json" err.txt || fail "malformed scene error does not name the file
 "$GEN" --model cdl-c --samples 0 -o x.mat >/dev/null 2>err.txt
 [ $? -eq 2 ] || fail "--samples 0 with cdl-c must be a usage error"
 
+# --normalize sample: every sample at unit mean power, the same channels up to a scale
+"$GEN" --model street --samples 300 --seed 5 --normalize sample --quiet -o n.mat >nout.txt 2>err.txt ||
+    fail "--normalize sample failed: $(cat err.txt)"
+grep -q "^normalised: .*dB spread" nout.txt || fail "summary lacks the removed gain spread: $(cat nout.txt)"
+"$INVCSI_PYTHON" - s.mat n.mat <<'PY' || fail "normalised data wrong (see above)"
+import sys, h5py, numpy as np
+def load(p):
+    with h5py.File(p, "r") as f:
+        h = f["H"][()]
+    return h["real"] + 1j * h["imag"] if h.dtype.names else h
+a, b = load(sys.argv[1]), load(sys.argv[2])
+pa = np.mean(np.abs(a.reshape(len(a), -1)) ** 2, axis=1)
+pb = np.mean(np.abs(b.reshape(len(b), -1)) ** 2, axis=1)
+ok = np.allclose(pb, 1.0, rtol=1e-4)
+ratio = b.reshape(len(b), -1) / (a.reshape(len(a), -1) / np.sqrt(pa)[:, None])
+ok = ok and np.allclose(ratio, 1.0, rtol=1e-3)
+print("normalised power %.6f..%.6f, gain spread %.1f dB" % (pb.min(), pb.max(), 10 * np.log10(pa.max() / pa.min())))
+sys.exit(0 if ok else 1)
+PY
+"$GEN" --model street --samples 10 --normalize peak -o x.mat >/dev/null 2>err.txt
+[ $? -eq 2 ] || fail "--normalize peak must be a usage error"
+grep -q "none or sample" err.txt || fail "bad --normalize message: $(cat err.txt)"
+
 if [ $failures -ne 0 ]; then echo "test_gen_street_cli: $failures failures"; exit 1; fi
 echo "test_gen_street_cli: ok"

@@ -40,6 +40,14 @@ typedef struct invcsi_channels {
 int invcsi_channels_alloc(invcsi_channels *c, int n, int nr, int nt, int nc, invcsi_error *err);
 void invcsi_channels_free(invcsi_channels *c);
 
+/* Scales every sample to unit mean power per entry (||H_i||^2 = nr*nt*nc), the
+ * "normalized" data of the InvCSINet paper: ray-traced users span 40+ dB of path gain,
+ * and a codec trained on data-set-wide power spends its range on the strong users.
+ * NMSE per sample is scale-free, so only the codec's operating point changes.
+ * gain_db (may be NULL) receives n values: 10 log10 of each sample's mean power before
+ * scaling. A sample with zero or non-finite power is an error naming its index. */
+int invcsi_channels_normalize_samples(invcsi_channels *c, double *gain_db, invcsi_error *err);
+
 /* Number of complex values per sample (nr*nt*nc). */
 static inline long invcsi_channels_sample_len(const invcsi_channels *c)
 {
