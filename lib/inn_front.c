@@ -12,45 +12,22 @@
 
 #include "invcsi/gemm.h"
 #include "invcsi/pca.h"
+#include "index_math.h"
 
+/* Both are gathers through the index maps of kernels/index_math.h, the same functions the
+ * CUDA patchify/unpatchify kernels call (h and w are multiples of p: inn_model.c checks). */
 void invcsi_patchify(float *out, const float *in, int batch, int planes, int h, int w, int p)
 {
-    const int gh = h / p, gw = w / p;
-    const long per = (long)planes * h * w, g = (long)gh * gw;
-    for (int b = 0; b < batch; b++) {
-        const float *src = in + b * per;
-        float *dst = out + b * per;
-        for (int c = 0; c < planes; c++)
-            for (int i = 0; i < p; i++)
-                for (int j = 0; j < p; j++) {
-                    float *o = dst + ((long)(c * p + i) * p + j) * g;
-                    for (int gy = 0; gy < gh; gy++) {
-                        const float *row = src + ((long)c * h + gy * p + i) * w + j;
-                        for (int gx = 0; gx < gw; gx++)
-                            o[gy * gw + gx] = row[gx * p];
-                    }
-                }
-    }
+    const long n = (long)batch * planes * h * w;
+    for (long o = 0; o < n; o++)
+        out[o] = in[invcsi_patchify_src(o, planes, h, w, p)];
 }
 
 void invcsi_unpatchify(float *out, const float *in, int batch, int planes, int h, int w, int p)
 {
-    const int gh = h / p, gw = w / p;
-    const long per = (long)planes * h * w, g = (long)gh * gw;
-    for (int b = 0; b < batch; b++) {
-        const float *src = in + b * per;
-        float *dst = out + b * per;
-        for (int c = 0; c < planes; c++)
-            for (int i = 0; i < p; i++)
-                for (int j = 0; j < p; j++) {
-                    const float *s = src + ((long)(c * p + i) * p + j) * g;
-                    for (int gy = 0; gy < gh; gy++) {
-                        float *row = dst + ((long)c * h + gy * p + i) * w + j;
-                        for (int gx = 0; gx < gw; gx++)
-                            row[gx * p] = s[gy * gw + gx];
-                    }
-                }
-    }
+    const long n = (long)batch * planes * h * w;
+    for (long o = 0; o < n; o++)
+        out[o] = in[invcsi_unpatchify_src(o, planes, h, w, p)];
 }
 
 void invcsi_gather(float *out, const float *in, const float *perm, int batch, int dim)

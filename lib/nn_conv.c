@@ -11,12 +11,16 @@
  * a fraction of the BLAS speed; chunking keeps >= CONV_MIN_COLUMNS columns. With one
  * sample per chunk (maps of >= 1024 pixels) out_r IS the sample's [Cout][HW] output, so
  * no reordering is needed, and a 1x1 kernel uses the input itself as col.
+ * The tap offsets and valid spans come from kernels/index_math.h, whose per-element
+ * im2col/col2im maps the CUDA kernels use (the same 'same'-padding rule, written once).
  */
 #include "invcsi/gemm.h"
 #include "invcsi/nn.h"
 
 #include <limits.h>
 #include <string.h>
+
+#include "index_math.h"
 
 #define CONV_MIN_COLUMNS 1024
 
@@ -68,15 +72,15 @@ long invcsi_conv2d_scratch_floats(const invcsi_conv2d_shape *s)
 static void im2col(float *col, const float *in, int cn, const invcsi_conv2d_shape *s)
 {
     const int H = s->height, W = s->width, kh = s->kh, kw = s->kw;
-    const int ph = kh / 2, pw = kw / 2;
     const long hw = (long)H * W, cols = (long)cn * hw;
     for (int ci = 0; ci < s->in_ch; ci++)
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++) {
                 float *row = col + ((long)(ci * kh + i) * kw + j) * cols;
-                const int dy = i - ph, dx = j - pw;
+                const int dy = invcsi_conv_tap_offset(i, kh), dx = invcsi_conv_tap_offset(j, kw);
                 /* output columns x whose input column x + dx lies inside [0, W) */
-                const int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? W - dx : W;
+                int x0, x1;
+                invcsi_conv_valid_span(dx, W, &x0, &x1);
                 for (int b = 0; b < cn; b++) {
                     const float *plane = in + ((long)b * s->in_ch + ci) * hw;
                     float *dst = row + b * hw;
@@ -102,14 +106,14 @@ static void im2col(float *col, const float *in, int cn, const invcsi_conv2d_shap
 static void col2im_add(float *din, const float *col, int cn, const invcsi_conv2d_shape *s)
 {
     const int H = s->height, W = s->width, kh = s->kh, kw = s->kw;
-    const int ph = kh / 2, pw = kw / 2;
     const long hw = (long)H * W, cols = (long)cn * hw;
     for (int ci = 0; ci < s->in_ch; ci++)
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++) {
                 const float *row = col + ((long)(ci * kh + i) * kw + j) * cols;
-                const int dy = i - ph, dx = j - pw;
-                const int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? W - dx : W;
+                const int dy = invcsi_conv_tap_offset(i, kh), dx = invcsi_conv_tap_offset(j, kw);
+                int x0, x1;
+                invcsi_conv_valid_span(dx, W, &x0, &x1);
                 for (int b = 0; b < cn; b++) {
                     float *plane = din + ((long)b * s->in_ch + ci) * hw;
                     const float *src = row + b * hw;
