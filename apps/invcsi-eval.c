@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 
+#include "invcsi/backend.h"
 #include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
 #include "invcsi/invcsinet.h"
@@ -58,6 +59,7 @@ typedef struct eval_cli {
     int detect;
     uint64_t seed;
     const char *plot;
+    const char *device;
 } eval_cli;
 
 /* One row of the bit-link table. */
@@ -129,6 +131,11 @@ static void usage(FILE *f)
         "  --plot FILE.png    draw NMSE vs Eb/N0 (and BER) with /usr/bin/python3 and\n"
         "                     matplotlib (apps/linkeval_plot.py)\n"
         "  --threads T        OpenMP and BLAS threads; 0 = OpenMP default [0]\n"
+        "  --device D         cpu | cuda | auto: where the models compute. This version\n"
+        "                     runs them on the CPU only: cuda is an error naming why (no\n"
+        "                     GPU or driver, a build without CUDA, or the device path not\n"
+        "                     being built yet), auto takes the CPU and says so on stderr\n"
+        "                     [cpu]\n"
         "  --quiet            no progress on stderr\n"
         "  -h, --help         this text\n"
         "\n"
@@ -212,6 +219,36 @@ static int parse_word(const char *opt, const char *v, const char *a, const char 
     return 0;
 }
 
+static int parse_device(const char *v)
+{
+    if (!strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto"))
+        return 0;
+    fprintf(stderr, "%s: bad value '%s' for --device: expected cpu, cuda or auto\n", PROG, v);
+    return -1;
+}
+
+static void log_device(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s: %s\n", PROG, line);
+}
+
+/* The backend the models compute on (include/invcsi/backend.h). They need
+ * INVCSI_BACKEND_CAP_MODELS, which only the CPU table has in this version: `cuda` fails
+ * with the reason (the CUDA error string where there is no GPU), `auto` logs its choice. */
+static int select_device(const char *device)
+{
+    const invcsi_backend *be;
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_backend_set_log(log_device, NULL);
+    if (invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, eval_cli *o)
 {
     memset(o, 0, sizeof *o);
@@ -219,6 +256,7 @@ static int parse_options(int argc, char **argv, eval_cli *o)
     o->batch = 256;
     o->bits = 4;
     o->seed = 1;
+    o->device = "cpu";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int m = 0, bad = 0;
@@ -251,6 +289,7 @@ static int parse_options(int argc, char **argv, eval_cli *o)
         OPT("--detect", parse_word("--detect", v, "hard", "mmse", &o->detect))
         OPT("--seed", cli_parse_u64(PROG, "--seed", v, &o->seed))
         OPT("--plot", (o->plot = v, 0))
+        OPT("--device", (o->device = v, parse_device(v)))
 #undef OPT
         else if (a[0] == '-') {
             fprintf(stderr, "%s: unknown option '%s' (see --help)\n", PROG, a);
@@ -929,6 +968,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_DFL);
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    if (select_device(o.device) != 0)
+        return 1;
     invcsi_set_threads(o.threads);
     invcsi_error err;
     invcsi_channels c;

@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include "invcsi/backend.h"
 #include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
 #include "invcsi/inn.h"
@@ -46,6 +47,7 @@ static const char *const OPTION_NAME[O_COUNT] = {
 
 typedef struct train_cli {
     const char *data, *out, *resume;
+    const char *device;
     const char *model, *mode, *front, *z_bwd;
     /* InvCSINet */
     const char *bit_map, *init, *dbcd_grad;
@@ -137,7 +139,12 @@ static void usage(FILE *f)
         "                     bit-identical to a run that never stopped). Model, data and\n"
         "                     training options come from the checkpoint; only --epochs\n"
         "                     (to train longer), --eval-every, --checkpoint-every,\n"
-        "                     --threads and --quiet may be given again\n"
+        "                     --threads, --device and --quiet may be given again\n"
+        "  --device D         cpu | cuda | auto: where the model computes. This version\n"
+        "                     trains on the CPU only: cuda is an error naming why (no GPU or\n"
+        "                     driver, a build without CUDA, or the device training step not\n"
+        "                     being built yet), auto takes the CPU and says so on stderr\n"
+        "                     [cpu]\n"
         "  --quiet            no progress lines\n"
         "  -o, --output FILE  weights file (safetensors), required; written atomically\n"
         "                     (FILE.tmp, then rename)\n"
@@ -204,9 +211,11 @@ static int parse_options(int argc, char **argv, train_cli *o)
     static const char *const ZBWD[] = {"zero", "mean", "sample", NULL};
     static const char *const BITMAPS[] = {"natural", "gray", NULL};
     static const char *const DBCD_GRADS[] = {"straight", "surrogate", NULL};
+    static const char *const DEVICES[] = {"cpu", "cuda", "auto", NULL};
     invcsi_train_options d = invcsi_train_options_default();
     memset(o, 0, sizeof *o);
     o->model = "inn";
+    o->device = "cpu";
     o->mode = NULL;
     o->front = "patch";
     o->z_bwd = "zero";
@@ -272,6 +281,7 @@ static int parse_options(int argc, char **argv, train_cli *o)
         OPT("--epochs", (o->epochs_given = 1,
                          cli_parse_int(PROG, "--epochs", v, 0, 1000000, &o->epochs)))
         OPT("--threads", cli_parse_int(PROG, "--threads", v, 0, 4096, &o->threads))
+        OPT("--device", (o->device = v, parse_choice("--device", v, DEVICES)))
         OPT("--checkpoint-every",
             (o->checkpoint_every_given = 1,
              cli_parse_int(PROG, "--checkpoint-every", v, 0, 1000000, &o->checkpoint_every)))
@@ -383,8 +393,8 @@ static int parse_options(int argc, char **argv, train_cli *o)
             if (o->given[k]) {
                 fprintf(stderr,
                         "%s: %s cannot be given with --resume: the checkpoint fixes it (only "
-                        "--epochs, --eval-every, --checkpoint-every, --threads, --quiet, "
-                        "--data and -o may be given)\n",
+                        "--epochs, --eval-every, --checkpoint-every, --threads, --device, "
+                        "--quiet, --data and -o may be given)\n",
                         PROG, OPTION_NAME[k]);
                 return -1;
             }
@@ -485,6 +495,30 @@ static long model_params(const invcsi_model *m)
 
 /* ---- main ---- */
 
+/* ---- device ---- */
+
+static void log_device(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s: %s\n", PROG, line);
+}
+
+/* The backend the model computes on (include/invcsi/backend.h). The models need
+ * INVCSI_BACKEND_CAP_MODELS, which only the CPU table has in this version: `cuda` fails
+ * with the reason (the CUDA error string where there is no GPU), `auto` logs its choice. */
+static int select_device(const char *device)
+{
+    const invcsi_backend *be;
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_backend_set_log(log_device, NULL);
+    if (invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err) != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", PROG, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int fail(int code, const invcsi_error *err)
 {
     fprintf(stderr, "%s: %s\n", PROG, err->msg);
@@ -496,6 +530,8 @@ int main(int argc, char **argv)
     train_cli o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    if (select_device(o.device) != 0)
+        return 1;
     invcsi_set_threads(o.threads);
 
     invcsi_error err;

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The CPU backend table and the run-time choice between it and the CUDA table
+ * (include/invcsi/backend.h). The CUDA table itself is kernels/backend_cuda.cu, linked in
+ * when the build found nvcc (INVCSI_HAVE_CUDA).
+ */
+#define INVCSI_BACKEND_INTERNAL
+#include "invcsi/backend.h"
+
+#include "launch.h" /* kernels/: the reduction's geometry, shared with the CUDA kernel */
+
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- CPU table ---- */
+
+static const char *cpu_describe(void)
+{
+    return invcsi_gemm_backend_name();
+}
+
+/* One cblas_sgemm per matrix: OpenBLAS threads inside each call, which is what the batched
+ * shapes of the layers (a few large matrices) want. */
+static void cpu_sgemm_strided_batched(int trans_a, int trans_b, int m, int n, int k,
+                                      float alpha, const float *a, int lda, long long stride_a,
+                                      const float *b, int ldb, long long stride_b, float beta,
+                                      float *c, int ldc, long long stride_c, int batch)
+{
+    for (int p = 0; p < batch; p++)
+        invcsi_sgemm(trans_a, trans_b, m, n, k, alpha, a + p * stride_a, lda, b + p * stride_b,
+                     ldb, beta, c + p * stride_c, ldc);
+}
+
+/* One block of the documented reduction (backend.h, kblock_sum in kernels/kernel_bodies.h):
+ * the grid-stride accumulation of its INVCSI_BLOCK threads over x[0..n) with `blocks` blocks
+ * in the grid, then the shared-memory tree. The t loops run over consecutive elements, so
+ * the compiler vectorises them; the order of the float additions of each thread is still
+ * exactly the kernel's (no -ffast-math here: gcc keeps every addition as written). */
+static float sum_block(const float *x, long n, long blocks, long b)
+{
+    float s[INVCSI_BLOCK];
+    for (int t = 0; t < INVCSI_BLOCK; t++)
+        s[t] = 0.0f;
+    const long grid = blocks * INVCSI_BLOCK;
+    for (long base = b * INVCSI_BLOCK; base < n; base += grid) {
+        long lim = n - base < INVCSI_BLOCK ? n - base : INVCSI_BLOCK;
+        for (long t = 0; t < lim; t++)
+            s[t] += x[base + t];
+    }
+    for (int w = INVCSI_BLOCK / 2; w >= 1; w /= 2)
+        for (int t = 0; t < w; t++)
+            s[t] += s[t + w];
+    return s[0];
+}
+
+static float cpu_sum(const float *x, long n)
+{
+    if (n <= 0)
+        return 0.0f;
+    const long blocks = invcsi_grid_1d(n);
+    float partial[INVCSI_MAX_GRID];
+    for (long b = 0; b < blocks; b++)
+        partial[b] = sum_block(x, n, blocks, b);
+    return sum_block(partial, blocks, 1, 0);
+}
+
+static int cpu_alloc(void **ptr, size_t bytes, invcsi_error *err)
+{
+    *ptr = malloc(bytes ? bytes : 1);
+    if (!*ptr)
+        return invcsi_error_set(err, INVCSI_ENOMEM, "cpu backend: cannot allocate %zu bytes",
+                                bytes);
+    return INVCSI_OK;
+}
+
+static void cpu_free(void *ptr)
+{
+    free(ptr);
+}
+
+static int cpu_copy(void *dst, const void *src, size_t bytes, invcsi_error *err)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return INVCSI_OK;
+}
+
+static int cpu_synchronize(invcsi_error *err)
+{
+    return INVCSI_OK;
+}
+
+static const invcsi_backend CPU_BACKEND = {
+    .name = "cpu",
+    .caps = INVCSI_BACKEND_CAP_MODELS,
+    .describe = cpu_describe,
+    .sgemm = invcsi_sgemm,
+    .sgemm_strided_batched = cpu_sgemm_strided_batched,
+    .sum = cpu_sum,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy_to_device = cpu_copy,
+    .copy_to_host = cpu_copy,
+    .synchronize = cpu_synchronize,
+};
+
+const invcsi_backend *invcsi_backend_cpu(void)
+{
+    return &CPU_BACKEND;
+}
+
+/* ---- selection ---- */
+
+static invcsi_backend_log_fn g_log_fn;
+static void *g_log_ctx;
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void invcsi_backend_set_log(invcsi_backend_log_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&g_log_lock);
+    g_log_fn = fn;
+    g_log_ctx = ctx;
+    pthread_mutex_unlock(&g_log_lock);
+}
+
+static void log_line(const char *fmt, const char *a, const char *b)
+{
+    char line[INVCSI_ERROR_MSG_LEN + 128];
+    snprintf(line, sizeof line, fmt, a, b);
+    pthread_mutex_lock(&g_log_lock);
+    invcsi_backend_log_fn fn = g_log_fn;
+    void *ctx = g_log_ctx;
+    pthread_mutex_unlock(&g_log_lock);
+    if (fn)
+        fn(ctx, line);
+    else
+        fprintf(stderr, "invcsi: %s\n", line);
+}
+
+int invcsi_backend_have_cuda(void)
+{
+#ifdef INVCSI_HAVE_CUDA
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef INVCSI_HAVE_CUDA
+/* The CUDA table lives in the module INVCSI_CUDA_MODULE (lib/CMakeLists.txt explains why it
+ * is not linked in), next to this library in the build tree and after installation. It is
+ * loaded once, on the first request; its own probe of the GPU is cached too. */
+static pthread_once_t g_cuda_once = PTHREAD_ONCE_INIT;
+static int (*g_cuda_open)(const invcsi_backend **, invcsi_error *);
+static char g_cuda_load_error[INVCSI_ERROR_MSG_LEN];
+
+static void load_cuda_module(void)
+{
+    char path[4096] = INVCSI_CUDA_MODULE;
+    Dl_info self;
+    if (dladdr((void *)invcsi_backend_cpu, &self) && self.dli_fname) {
+        const char *slash = strrchr(self.dli_fname, '/');
+        if (slash)
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - self.dli_fname),
+                     self.dli_fname, INVCSI_CUDA_MODULE);
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        /* typically "libcudart.so.13: cannot open shared object file" on a machine without
+         * the CUDA runtime: that text is the useful part of the message */
+        snprintf(g_cuda_load_error, sizeof g_cuda_load_error,
+                 "cannot load the CUDA backend module: %s", dlerror());
+        return;
+    }
+    *(void **)&g_cuda_open = dlsym(h, "invcsi_cuda_backend_open");
+    if (!g_cuda_open)
+        snprintf(g_cuda_load_error, sizeof g_cuda_load_error,
+                 "%s has no invcsi_cuda_backend_open: %s", path, dlerror());
+}
+#endif
+
+/* The CUDA table, or why there is none (err without a "device 'cuda'" prefix). */
+static int open_cuda(const invcsi_backend **out, invcsi_error *err)
+{
+    *out = NULL;
+#ifdef INVCSI_HAVE_CUDA
+    pthread_once(&g_cuda_once, load_cuda_module);
+    if (!g_cuda_open)
+        return invcsi_error_set(err, INVCSI_EDEVICE, "%s", g_cuda_load_error);
+    return g_cuda_open(out, err);
+#else
+    return invcsi_error_set(err, INVCSI_EUNSUPPORTED,
+                            "this libinvcsi was built without CUDA (no nvcc and CUDA toolkit "
+                            "at build time, or -DENABLE_CUDA=OFF)");
+#endif
+}
+
+int invcsi_backend_select_caps(const char *device, unsigned need, const invcsi_backend **out,
+                               invcsi_error *err)
+{
+    *out = NULL;
+    if (!device || !*device)
+        device = "auto";
+    if (!strcmp(device, "cpu")) {
+        *out = &CPU_BACKEND;
+        return INVCSI_OK;
+    }
+    int is_auto = !strcmp(device, "auto");
+    if (!is_auto && strcmp(device, "cuda") != 0)
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "unknown device '%s': expected cpu, cuda or auto", device);
+
+    const invcsi_backend *cuda = NULL;
+    invcsi_error why;
+    invcsi_error_clear(&why);
+    int rc = open_cuda(&cuda, &why);
+    if (rc == INVCSI_OK && (cuda->caps & need) != need) {
+        /* a GPU is there, but the caller's work cannot run on it in this version */
+        const char *what = (need & ~cuda->caps & INVCSI_BACKEND_CAP_MODELS)
+                               ? "the models (training step, encoder, decoder) do not run on "
+                                 "CUDA in this version (only the GEMM/sum/memory table does)"
+                               : "the CUDA backend lacks a capability the caller needs";
+        rc = invcsi_error_set(&why, INVCSI_EUNSUPPORTED, "%s found, but %s",
+                              cuda->describe(), what);
+    }
+    if (rc == INVCSI_OK) {
+        if (is_auto)
+            log_line("device auto: using cuda (%s)%s", cuda->describe(), "");
+        *out = cuda;
+        return INVCSI_OK;
+    }
+    if (is_auto) {
+        log_line("device auto: using cpu (cuda: %s)%s", why.msg, "");
+        *out = &CPU_BACKEND;
+        return INVCSI_OK;
+    }
+    return invcsi_error_set(err, rc, "device 'cuda' is not available: %s", why.msg);
+}
+
+int invcsi_backend_select(const char *device, const invcsi_backend **out, invcsi_error *err)
+{
+    return invcsi_backend_select_caps(device, 0, out, err);
+}
