@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * DAQ (differentiable adaptive quantizer), CPU loops over kernels/daq_math.h.
+ * DAQ (differentiable adaptive quantizer), CPU loops over the per-item functions of the CUDA
+ * kernels (kb_daq_* in kernels/kernel_bodies.h, over kernels/daq_math.h): the loop body
+ * here is the body of the device thread, so the two cannot drift apart.
  *
  * Loops run over dimensions in the outer (parallel) loop and over the batch inside: a
  * dimension's parameter gradient is then summed by one thread in a fixed order, so results
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "daq_math.h"
+#include "kernel_bodies.h"
 
 int invcsi_daq_check(const invcsi_daq_config *cfg, invcsi_error *err)
 {
@@ -92,10 +95,9 @@ void invcsi_daq_derive(const invcsi_daq_config *cfg, const float *thr_raw, const
                        const invcsi_daq_tables *t)
 {
     const int nk = invcsi_daq_levels_count(cfg) - 1;
-    for (int d = 0; d < cfg->dims; d++)
-        daq_derive(thr_raw + (long)d * nk, step_raw + (long)d * nk, nk, cfg->range,
-                   t->thresholds + (long)d * nk, t->steps + (long)d * nk,
-                   t->levels + (long)d * (nk + 1));
+    for (long d = 0; d < cfg->dims; d++)
+        kb_daq_derive(d, thr_raw, step_raw, cfg->dims, nk, cfg->range, t->thresholds, t->steps,
+                      t->levels);
 }
 
 static int check_batch(const invcsi_daq_config *cfg, int batch, invcsi_error *err)
@@ -122,16 +124,9 @@ int invcsi_daq_forward_train(const invcsi_daq_config *cfg, const float *thr_raw,
     const int m = cfg->dims, nk = invcsi_daq_levels_count(cfg) - 1;
     const long n = (long)batch * m;
 #pragma omp parallel for schedule(static) if (n * nk >= 65536)
-    for (long e = 0; e < n; e++) {
-        const int d = (int)(e % m);
-        const float *thr = t->thresholds + (long)d * nk;
-        const int j = daq_hard_index(y[e], thr, nk);
-        q_hard[e] = t->levels[(long)d * (nk + 1) + j];
-        if (indices)
-            indices[e] = j;
-        if (q_soft)
-            q_soft[e] = daq_soft_value(y[e], thr, t->steps + (long)d * nk, nk, cfg->range, beta);
-    }
+    for (long e = 0; e < n; e++)
+        kb_daq_forward(e, y, t->thresholds, t->steps, t->levels, n, m, nk, cfg->range, beta,
+                       q_hard, q_soft, indices);
     return INVCSI_OK;
 }
 
@@ -148,16 +143,13 @@ int invcsi_daq_backward(const invcsi_daq_config *cfg, const float *thr_raw, cons
     const int m = cfg->dims, nk = invcsi_daq_levels_count(cfg) - 1;
 #pragma omp parallel for schedule(static) if ((long)batch * m * nk >= 65536)
     for (int d = 0; d < m; d++) {
-        double dthr[(1 << INVCSI_DAQ_MAX_BITS) - 1], dstep[(1 << INVCSI_DAQ_MAX_BITS) - 1];
-        memset(dthr, 0, sizeof(double) * nk);
-        memset(dstep, 0, sizeof(double) * nk);
-        const float *thr = t->thresholds + (long)d * nk, *step = t->steps + (long)d * nk;
-        for (int b = 0; b < batch; b++) {
-            const long e = (long)b * m + d;
-            const float g = daq_soft_grad(dq[e], y[e], thr, step, nk, beta, dthr, dstep);
-            if (dy)
-                dy[e] += g;
-        }
+        /* The sums of dimension d: item 0 of kb_daq_backward_sums on the arguments shifted
+         * to dimension d (its inputs keep their stride m), so that its work buffer (dthr
+         * then dstep) can be this thread's stack array rather than a global one. */
+        double work[2 * ((1 << INVCSI_DAQ_MAX_BITS) - 1)];
+        const double *dthr = work, *dstep = work + nk;
+        kb_daq_backward_sums(0, t->thresholds + (long)d * nk, t->steps + (long)d * nk, y + d,
+                             dq + d, batch, m, nk, beta, dy ? dy + d : NULL, work);
         daq_raw_grad(thr_raw + (long)d * nk, step_raw + (long)d * nk, nk, dthr, dstep,
                      dlevels ? dlevels + (long)d * (nk + 1) : NULL,
                      dthr_raw ? dthr_raw + (long)d * nk : NULL,
@@ -189,7 +181,7 @@ void invcsi_daq_quantize(const invcsi_daq_config *cfg, const invcsi_daq_tables *
     const int m = cfg->dims, nk = invcsi_daq_levels_count(cfg) - 1;
     const long n = (long)batch * m;
     for (long e = 0; e < n; e++)
-        indices[e] = daq_hard_index(y[e], t->thresholds + (long)(e % m) * nk, nk);
+        kb_daq_quantize(e, y, t->thresholds, n, m, nk, indices);
 }
 
 void invcsi_daq_dequantize(const invcsi_daq_config *cfg, const float *levels,
@@ -197,9 +189,6 @@ void invcsi_daq_dequantize(const invcsi_daq_config *cfg, const float *levels,
 {
     const int m = cfg->dims, L = invcsi_daq_levels_count(cfg);
     const long n = (long)batch * m;
-    for (long e = 0; e < n; e++) {
-        int j = indices[e];
-        j = j < 0 ? 0 : (j >= L ? L - 1 : j);
-        out[e] = levels[(long)(e % m) * L + j];
-    }
+    for (long e = 0; e < n; e++)
+        kb_daq_dequantize(e, levels, indices, n, m, L, out);
 }

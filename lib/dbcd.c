@@ -3,17 +3,20 @@
  * D-BCD (differentiable bit-channel distortion), CPU loops over kernels/dbcd_math.h, and
  * the transition matrix of B-bit labels over a binary symmetric channel.
  *
- * Saved state per value e = b*M + d: save[e*3L + (0..L)] = p, [L..2L) = pi, [2L..3L) = g. The backward loops over dimensions (parallel) and the batch inside, so the
- * level gradients of a dimension are summed by one thread in a fixed order.
+ * Saved state per value e = b*M + d: save[e*3L + (0..L)] = p, [L..2L) = pi, [2L..3L) = g.
+ * The backward loops over dimensions (parallel) and the batch inside, so the level
+ * gradients of a dimension are summed by one thread in a fixed order. The loop bodies are
+ * the per-item functions of the CUDA kernels (kb_dbcd_* in kernels/kernel_bodies.h).
  */
 #include "invcsi/dbcd.h"
 
 #include <math.h>
-#include <string.h>
+#include <stddef.h>
 
 #include "daq_math.h"
 #include "dbcd_math.h"
 #include "invcsi/bitlink.h"
+#include "kernel_bodies.h"
 
 #define DBCD_MAX_BITS 8
 
@@ -136,30 +139,29 @@ void invcsi_gumbel_fill_streams(float *G, int items, long per_item, uint64_t see
     }
 }
 
-int invcsi_dbcd_forward(const invcsi_dbcd_config *cfg, const float *q, const float *levels,
-                        const float *P, const float *gumbel, int batch, float *y,
-                        int *detected, float *y_soft, float *save, invcsi_error *err)
+static int check_batch(const invcsi_dbcd_config *cfg, int batch, invcsi_error *err)
 {
     int rc = invcsi_dbcd_check(cfg, err);
     if (rc)
         return rc;
     if (batch < 1)
         return invcsi_error_set(err, INVCSI_EINVAL, "D-BCD: batch %d must be >= 1", batch);
+    return INVCSI_OK;
+}
+
+int invcsi_dbcd_forward(const invcsi_dbcd_config *cfg, const float *q, const float *levels,
+                        const float *P, const float *gumbel, int batch, float *y,
+                        int *detected, float *y_soft, float *save, invcsi_error *err)
+{
+    int rc = check_batch(cfg, batch, err);
+    if (rc)
+        return rc;
     const int m = cfg->dims, L = 1 << cfg->bits;
     const long n = (long)batch * m;
 #pragma omp parallel for schedule(static) if (n * L * L >= 262144)
-    for (long e = 0; e < n; e++) {
-        const float *c = levels + (long)(e % m) * L;
-        float *s = save + e * 3L * L;
-        float ys;
-        const int j = dbcd_forward_element(q[e], c, P, gumbel + e * L, L, cfg->delta,
-                                           cfg->tau, s, s + L, s + 2 * L, &ys);
-        y[e] = c[j];
-        if (detected)
-            detected[e] = j;
-        if (y_soft)
-            y_soft[e] = ys;
-    }
+    for (long e = 0; e < n; e++)
+        kb_dbcd_forward(e, q, levels, P, gumbel, n, m, L, cfg->delta, cfg->tau, y, detected,
+                        y_soft, save);
     return INVCSI_OK;
 }
 
@@ -167,29 +169,20 @@ int invcsi_dbcd_backward(const invcsi_dbcd_config *cfg, const float *dy, const f
                          const float *levels, const float *P, const float *save, int batch,
                          float *dq, float *dlevels, invcsi_error *err)
 {
-    int rc = invcsi_dbcd_check(cfg, err);
+    int rc = check_batch(cfg, batch, err);
     if (rc)
         return rc;
-    if (batch < 1)
-        return invcsi_error_set(err, INVCSI_EINVAL, "D-BCD: batch %d must be >= 1", batch);
     const int m = cfg->dims, L = 1 << cfg->bits;
 #pragma omp parallel for schedule(static) if ((long)batch * m * L * L >= 262144)
     for (int d = 0; d < m; d++) {
+        /* Item 0 of kb_dbcd_backward on the arguments shifted to dimension d (the per-value
+         * inputs keep their stride m), so that its scratch can be this thread's stack
+         * arrays rather than global ones. */
         double dc[1 << DBCD_MAX_BITS];
         float u[1 << DBCD_MAX_BITS];
-        memset(dc, 0, sizeof(double) * L);
-        const float *c = levels + (long)d * L;
-        for (int b = 0; b < batch; b++) {
-            const long e = (long)b * m + d;
-            const float *s = save + e * 3L * L;
-            const float g = dbcd_backward_element(dy[e], q[e], c, P, s, s + L, s + 2 * L, L,
-                                                  cfg->delta, cfg->tau, dc, u);
-            if (dq)
-                dq[e] += g;
-        }
-        if (dlevels)
-            for (int j = 0; j < L; j++)
-                dlevels[(long)d * L + j] += (float)dc[j];
+        kb_dbcd_backward(0, dy + d, q + d, levels + (long)d * L, P, save + (long)d * 3 * L, batch,
+                         m, L, cfg->delta, cfg->tau, dq ? dq + d : NULL,
+                         dlevels ? dlevels + (long)d * L : NULL, dc, u);
     }
     return INVCSI_OK;
 }

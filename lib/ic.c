@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ic_math.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
 
@@ -167,15 +168,23 @@ long invcsi_lan_scratch_floats(const invcsi_lan_shape *s, int batch)
     return conv_scratch(s, batch) + 2 * hidden_floats(s, batch);
 }
 
-int invcsi_lan_forward(const invcsi_lan_shape *s, const invcsi_lan_params *w, float *out,
-                       const float *in, float *acts, int batch, float *scratch,
-                       invcsi_error *err)
+static int lan_check_batch(const invcsi_lan_shape *s, int batch, invcsi_error *err)
 {
     int rc = invcsi_lan_check(s, err);
     if (rc)
         return rc;
     if (batch < 1)
         return invcsi_error_set(err, INVCSI_EINVAL, "LAN: batch %d must be >= 1", batch);
+    return INVCSI_OK;
+}
+
+int invcsi_lan_forward(const invcsi_lan_shape *s, const invcsi_lan_params *w, float *out,
+                       const float *in, float *acts, int batch, float *scratch,
+                       invcsi_error *err)
+{
+    int rc = lan_check_batch(s, batch, err);
+    if (rc)
+        return rc;
     const long nh = hidden_floats(s, batch), n = (long)batch * invcsi_lan_dims(s);
     float *h0 = acts, *h1 = acts + nh;
     invcsi_conv2d_shape cs;
@@ -200,11 +209,9 @@ int invcsi_lan_backward(const invcsi_lan_shape *s, const invcsi_lan_params *w,
                         const float *in, const float *acts, int batch, float *scratch,
                         invcsi_error *err)
 {
-    int rc = invcsi_lan_check(s, err);
+    int rc = lan_check_batch(s, batch, err);
     if (rc)
         return rc;
-    if (batch < 1)
-        return invcsi_error_set(err, INVCSI_EINVAL, "LAN: batch %d must be >= 1", batch);
     const long nh = hidden_floats(s, batch), n = (long)batch * invcsi_lan_dims(s);
     const float *h0 = acts, *h1 = acts + nh;
     float *dh = scratch + conv_scratch(s, batch); /* gradient at a LeakyReLU's output */
@@ -274,7 +281,7 @@ void invcsi_zprior_forward(float *z, const float *mu, const float *log_sigma,
         }
         const float *nb = noise + (long)b * zdims;
         for (int k = 0; k < zdims; k++)
-            zb[k] = mu[k] + expf(log_sigma[k]) * nb[k];
+            zb[k] = ic_zprior_sample(mu[k], log_sigma[k], nb[k]);
     }
 }
 

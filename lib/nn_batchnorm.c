@@ -12,6 +12,8 @@
 
 #include <math.h>
 
+#include "bn_math.h"
+
 static int bn_check(const char *fn, int batch, int channels, int spatial, invcsi_error *err)
 {
     if (batch < 1 || channels < 1 || spatial < 1)
@@ -70,7 +72,7 @@ int invcsi_batchnorm2d_forward_train(float *out, float *save_mean, float *save_i
             const float *x = in + ((long)b * channels + c) * spatial;
             float *y = out + ((long)b * channels + c) * spatial;
             for (int p = 0; p < spatial; p++)
-                y[p] = x[p] * scale + shift;
+                y[p] = nn_bn_apply(x[p], scale, shift);
         }
         if (running_mean)
             running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
@@ -99,7 +101,7 @@ int invcsi_batchnorm2d_forward_infer(float *out, const float *in, const float *g
             const float *x = in + ((long)b * channels + c) * spatial;
             float *y = out + ((long)b * channels + c) * spatial;
             for (int p = 0; p < spatial; p++)
-                y[p] = x[p] * scale + shift;
+                y[p] = nn_bn_apply(x[p], scale, shift);
         }
     }
     return INVCSI_OK;
@@ -141,10 +143,9 @@ int invcsi_batchnorm2d_backward(float *dinput, float *dgamma, float *dbeta, cons
             const float *x = in + ((long)b * channels + c) * spatial;
             const float *dy = dout + ((long)b * channels + c) * spatial;
             float *dx = dinput + ((long)b * channels + c) * spatial;
-            for (int p = 0; p < spatial; p++) {
-                const float xhat = (x[p] - mean) * invstd;
-                dx[p] += k * (dy[p] - mean_dy - xhat * mean_dy_xhat);
-            }
+            for (int p = 0; p < spatial; p++)
+                dx[p] += nn_bn_backward_element(dy[p], x[p], mean, invstd, k, mean_dy,
+                                                mean_dy_xhat);
         }
     }
     return INVCSI_OK;

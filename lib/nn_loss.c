@@ -17,6 +17,7 @@
  */
 #include "invcsi/gemm.h"
 #include "invcsi/nn.h"
+#include "loss_math.h"
 #include "nn_math.h"
 
 #include <limits.h>
@@ -94,41 +95,18 @@ static void row_norms(float *norm, const float *x, int n, int dim)
     }
 }
 
-/* d2[i][j] = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 (round-off can make it negative);
- * same_set: x == y, whose diagonal is exactly 0. */
+/* d2[i][j] = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 (nn_sq_dist_finish of
+ * kernels/loss_math.h); same_set: x == y, whose diagonal is exactly 0. */
 static void sq_distances(float *d2, const float *x, const float *nx, const float *y,
                          const float *ny, int n, int dim, int same_set)
 {
     invcsi_sgemm(INVCSI_NOTRANS, INVCSI_TRANS, n, n, dim, -2.0f, x, dim, y, dim, 0.0f, d2, n);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
-            float v = d2[(long)i * n + j] + nx[i] + ny[j];
-            d2[(long)i * n + j] = v > 0.0f ? v : 0.0f;
-        }
+        for (int j = 0; j < n; j++)
+            d2[(long)i * n + j] = nn_sq_dist_finish(d2[(long)i * n + j], nx[i], ny[j]);
     if (same_set)
         for (int i = 0; i < n; i++)
             d2[(long)i * n + i] = 0.0f;
-}
-
-/* Kernel sum over the constants (one default constant 2*dim when the list is empty). */
-static inline float imq_sum(float d2, const float *c_list, int n_c, float c_default)
-{
-    if (n_c == 0)
-        return nn_imq(d2, c_default);
-    float k = 0.0f;
-    for (int c = 0; c < n_c; c++)
-        k += nn_imq(d2, c_list[c]);
-    return k;
-}
-
-static inline float imq_sum_grad(float d2, const float *c_list, int n_c, float c_default)
-{
-    if (n_c == 0)
-        return nn_imq_grad(d2, c_default);
-    float k = 0.0f;
-    for (int c = 0; c < n_c; c++)
-        k += nn_imq_grad(d2, c_list[c]);
-    return k;
 }
 
 int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, int dim,
@@ -142,7 +120,7 @@ int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, i
     const long nn = (long)n * n;
     float *d2_aa = scratch, *d2_bb = scratch + nn, *d2_ab = scratch + 2 * nn;
     float *na = scratch + 4 * nn, *nb = na + n;
-    const float c_def = 2.0f * dim;
+    const float c_def = 2.0f * dim; /* the kernel constant when the list is empty */
 
     row_norms(na, a, n, dim);
     row_norms(nb, b, n, dim);
@@ -155,9 +133,9 @@ int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, i
         for (int j = 0; j < n; j++) {
             const long ij = (long)i * n + j;
             if (i != j)
-                s_same += (double)imq_sum(d2_aa[ij], c_list, n_c, c_def) +
-                          imq_sum(d2_bb[ij], c_list, n_c, c_def);
-            s_cross += imq_sum(d2_ab[ij], c_list, n_c, c_def);
+                s_same += (double)nn_imq_sum(d2_aa[ij], c_list, n_c, c_def) +
+                          nn_imq_sum(d2_bb[ij], c_list, n_c, c_def);
+            s_cross += nn_imq_sum(d2_ab[ij], c_list, n_c, c_def);
         }
     *loss = (float)(s_same / ((double)n * (n - 1)) - 2.0 * s_cross / ((double)n * n));
     return INVCSI_OK;
@@ -205,7 +183,7 @@ int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, c
         if (!dx)
             continue;
         for (long ij = 0; ij < nn; ij++)
-            w[ij] = coef_same * imq_sum_grad(d2[ij], c_list, n_c, c_def);
+            w[ij] = coef_same * nn_imq_sum_grad(d2[ij], c_list, n_c, c_def);
         for (int i = 0; i < n; i++)
             w[(long)i * n + i] = 0.0f; /* i == j is not in the unbiased sum */
         weighted_diff_add(dx, w, 0, x, x, n, dim);
@@ -213,7 +191,7 @@ int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, c
 
     /* cross term: one weight matrix serves both sides */
     for (long ij = 0; ij < nn; ij++)
-        w[ij] = coef_cross * imq_sum_grad(d2_ab[ij], c_list, n_c, c_def);
+        w[ij] = coef_cross * nn_imq_sum_grad(d2_ab[ij], c_list, n_c, c_def);
     if (da)
         weighted_diff_add(da, w, 0, a, b, n, dim);
     if (db)
