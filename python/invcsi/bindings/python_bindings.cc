@@ -24,6 +24,8 @@ void bind_bpsk_demapper(py::module& m);
 void bind_daq_quantizer(py::module& m);
 void bind_inn_ic_decoder(py::module& m);
 void bind_weights_info(py::module& m);
+void bind_burst_framer(py::module& m);
+void bind_burst_deframer(py::module& m);
 /**************************************/
 
 PYBIND11_MODULE(invcsi_python, m)
@@ -47,5 +49,7 @@ PYBIND11_MODULE(invcsi_python, m)
     bind_daq_quantizer(m);
     bind_inn_ic_decoder(m);
     bind_weights_info(m);
+    bind_burst_framer(m);
+    bind_burst_deframer(m);
     // ) END BINDING_FUNCTION_CALLS
 }
