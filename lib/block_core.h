@@ -20,6 +20,7 @@
 #include <string>
 
 extern "C" {
+#include <invcsi/backend.h>
 #include <invcsi/bitlink.h>
 #include <invcsi/error.h>
 #include <invcsi/invcsinet.h>
@@ -72,6 +73,34 @@ inline core_model_ptr load_weights(const std::string& who,
     if (invcsi_model_load(&m, path.c_str(), max_batch, &err) != INVCSI_OK)
         throw_core(who, err);
     return core_model_ptr(m);
+}
+
+// The blocks' `device` parameter ("cpu", "cuda", "auto"), resolved as the programs'
+// --device is: "cuda" without a usable GPU (or, in this version, anywhere: the models run on
+// the CPU backend only, see include/invcsi/backend.h) throws with the core's message; "auto"
+// falls back to the CPU. Returns the chosen backend's name and, in *why, the core's one-line
+// explanation for "auto" (empty otherwise) for the block to log.
+inline std::string select_device(const std::string& who,
+                                 const std::string& device,
+                                 std::string* why)
+{
+    if (device.empty())
+        throw std::invalid_argument("invcsi " + who +
+                                    ": device is empty (give cpu, cuda or auto)");
+    why->clear();
+    invcsi_backend_set_log(
+        [](void* ctx, const char* line) { *static_cast<std::string*>(ctx) = line; }, why);
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    const invcsi_backend* be = nullptr;
+    const int rc =
+        invcsi_backend_select_caps(device.c_str(), INVCSI_BACKEND_CAP_MODELS, &be, &err);
+    invcsi_backend_set_log(nullptr, nullptr);
+    if (rc == INVCSI_EINVAL)
+        throw std::invalid_argument("invcsi " + who + ": device: " + err.msg);
+    if (rc != INVCSI_OK)
+        throw_core(who, err);
+    return be->name;
 }
 
 inline core_dft_ptr make_dft(const std::string& who, int nr, int nt, int nc)

@@ -17,14 +17,17 @@
 namespace gr {
 namespace invcsi {
 
-inn_encoder::sptr inn_encoder::make(const std::string& weights, int batch)
+inn_encoder::sptr
+inn_encoder::make(const std::string& weights, int batch, const std::string& device)
 {
     // Loaded before the block exists: the vector lengths come from the weights.
     return gnuradio::make_block_sptr<inn_encoder_impl>(
-        load_weights("inn_encoder", weights, batch), batch);
+        load_weights("inn_encoder", weights, batch), batch, device);
 }
 
-inn_encoder_impl::inn_encoder_impl(core_model_ptr model, int batch)
+inn_encoder_impl::inn_encoder_impl(core_model_ptr model,
+                                   int batch,
+                                   const std::string& device)
     : gr::sync_block(
           "inn_encoder",
           gr::io_signature::make(
@@ -35,6 +38,10 @@ inn_encoder_impl::inn_encoder_impl(core_model_ptr model, int batch)
       d_batch(batch),
       d_x((size_t)batch * d_model->cfg.dim)
 {
+    std::string why;
+    d_device = select_device("inn_encoder", device, &why);
+    if (!why.empty())
+        d_logger->info("{}", why);
     d_logger->info("{} encoder: {} x {} x {} (nr x nt x nc) -> M = {} latent values, "
                    "scale {}, batch {}",
                    d_model->cfg.kind,

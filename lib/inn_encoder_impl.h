@@ -23,10 +23,11 @@ private:
     core_model_ptr d_model;
     core_dft_ptr d_dft;
     const int d_batch;
+    std::string d_device;
     std::vector<float> d_x; // batch preprocessed reports (DFT, scaled)
 
 public:
-    inn_encoder_impl(core_model_ptr model, int batch);
+    inn_encoder_impl(core_model_ptr model, int batch, const std::string& device);
     ~inn_encoder_impl() override;
 
     std::string kind() const override { return d_model->cfg.kind; }
@@ -37,6 +38,7 @@ public:
     int m() const override { return d_model->cfg.m; }
     double norm_scale() const override { return d_model->cfg.norm_scale; }
     int batch() const override { return d_batch; }
+    std::string device() const override { return d_device; }
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,

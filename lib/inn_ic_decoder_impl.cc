@@ -29,7 +29,8 @@ inn_ic_decoder::sptr inn_ic_decoder::make(const std::string& weights,
                                           int bits,
                                           float range,
                                           const std::string& mapping,
-                                          int batch)
+                                          int batch,
+                                          const std::string& device)
 {
     int zm;
     if (z_mode == "mean")
@@ -48,7 +49,7 @@ inn_ic_decoder::sptr inn_ic_decoder::make(const std::string& weights,
                                     std::to_string((long long)q.bits * model->cfg.m) +
                                     " bits per report is too large");
     return gnuradio::make_block_sptr<inn_ic_decoder_impl>(
-        std::move(model), q, zm, seed, soft_input, batch);
+        std::move(model), q, zm, seed, soft_input, batch, device);
 }
 
 inn_ic_decoder_impl::inn_ic_decoder_impl(core_model_ptr model,
@@ -56,7 +57,8 @@ inn_ic_decoder_impl::inn_ic_decoder_impl(core_model_ptr model,
                                          int z_mode,
                                          uint64_t seed,
                                          bool soft_input,
-                                         int batch)
+                                         int batch,
+                                         const std::string& device)
     : gr::sync_decimator(
           "inn_ic_decoder",
           gr::io_signature::make(1, 1, soft_input ? sizeof(float) : sizeof(uint8_t)),
@@ -73,6 +75,10 @@ inn_ic_decoder_impl::inn_ic_decoder_impl(core_model_ptr model,
       d_xhat((size_t)batch * d_model->cfg.dim),
       d_reports(0)
 {
+    std::string why;
+    d_device = select_device(WHO, device, &why);
+    if (!why.empty())
+        d_logger->info("{}", why);
     invcsi_error err;
     invcsi_error_clear(&err);
     invcsi_link_config cfg = invcsi_link_config_default();

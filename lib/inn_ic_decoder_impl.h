@@ -40,6 +40,7 @@ private:
     std::vector<float> d_levels; // soft input: batch * M latent estimates
     std::vector<float> d_xhat;   // batch reconstructions x^ (preprocessed domain)
     std::atomic<uint64_t> d_reports;
+    std::string d_device;
 
 public:
     inn_ic_decoder_impl(core_model_ptr model,
@@ -47,7 +48,8 @@ public:
                         int z_mode,
                         uint64_t seed,
                         bool soft_input,
-                        int batch);
+                        int batch,
+                        const std::string& device);
     ~inn_ic_decoder_impl() override;
 
     std::string kind() const override { return d_model->cfg.kind; }
@@ -58,6 +60,7 @@ public:
     int vlen() const override { return d_model->cfg.nr * d_model->cfg.nt * d_model->cfg.nc; }
     int m() const override { return d_model->cfg.m; }
     int bits() const override { return d_q.bits; }
+    std::string device() const override { return d_device; }
     int payload_bits() const override { return d_q.bits * d_model->cfg.m; }
     std::string mapping() const override { return invcsi_bitmap_name(d_q.mapping); }
     std::string z_mode() const override

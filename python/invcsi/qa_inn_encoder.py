@@ -103,6 +103,21 @@ class qa_inn_encoder(gr_unittest.TestCase):
                 invcsi.inn_encoder(self.weights["inn"], batch)
             self.assertIn("batch", str(cm.exception))
 
+    def test_007_device(self):
+        # The device parameter resolves as the programs' --device: cpu and auto run on the
+        # CPU backend (same latent), cuda is an error naming the reason (no GPU here; the
+        # models are CPU-only in this version anyway), anything else is a ValueError.
+        w = self.weights["inn"]
+        self.assertEqual(invcsi.inn_encoder(w).device(), "cpu")
+        self.assertEqual(invcsi.inn_encoder(w, 4, "auto").device(), "cpu")
+        with self.assertRaises(RuntimeError) as cm:
+            invcsi.inn_encoder(w, 4, "cuda")
+        self.assertRegex(str(cm.exception), "inn_encoder: .*(cuda|CUDA)")
+        for bad in ("gpu", ""):
+            with self.assertRaises(ValueError) as cm:
+                invcsi.inn_encoder(w, 4, bad)
+            self.assertIn("device", str(cm.exception))
+
     def test_005_size_mismatch_at_connect(self):
         # A source of other sizes cannot be connected: GNU Radio checks the item size.
         enc = invcsi.inn_encoder(self.weights["inn"])

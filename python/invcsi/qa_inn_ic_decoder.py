@@ -143,6 +143,7 @@ class qa_inn_ic_decoder(gr_unittest.TestCase):
             ((self.inn,), dict(bits=4, range=0.0), "range"),
             ((self.inn,), dict(bits=4, mapping="grey"), "mapping"),
             ((self.icsi,), dict(batch=0), "batch"),
+            ((self.icsi,), dict(device="gpu"), "device"),
             (("",), dict(), "weights"),
         ]
         for args, kw, words in cases:
@@ -151,6 +152,12 @@ class qa_inn_ic_decoder(gr_unittest.TestCase):
                     invcsi.inn_ic_decoder(*args, **kw)
                 self.assertIn("invcsi inn_ic_decoder", str(cm.exception))
                 self.assertIn(words, str(cm.exception))
+        # device: cpu by default, auto falls back to the CPU, cuda is an error with a reason
+        self.assertEqual(invcsi.inn_ic_decoder(self.icsi).device(), "cpu")
+        self.assertEqual(invcsi.inn_ic_decoder(self.icsi, device="auto").device(), "cpu")
+        with self.assertRaises(RuntimeError) as cm:
+            invcsi.inn_ic_decoder(self.icsi, device="cuda")
+        self.assertRegex(str(cm.exception), "inn_ic_decoder: .*(cuda|CUDA)")
         with self.assertRaises(RuntimeError) as cm:
             invcsi.inn_ic_decoder(os.path.join(self.tmp, "nope.safetensors"))
         self.assertIn("nope.safetensors", str(cm.exception))

@@ -41,10 +41,15 @@ public:
      *
      * \param weights weights file (safetensors) from invcsi-train
      * \param batch reports per core call (>= 1); buffers are sized for it once
+     * \param device compute backend: "cpu", "cuda" or "auto" (as the programs' --device;
+     *        "cuda" is an error in this version, whose models run on the CPU only, and
+     *        "auto" falls back to the CPU and logs why)
      * \throws std::invalid_argument for a bad parameter
      * \throws std::runtime_error for a missing, corrupt or unsupported weights file
      */
-    static sptr make(const std::string& weights, int batch = 64);
+    static sptr make(const std::string& weights,
+                     int batch = 64,
+                     const std::string& device = "cpu");
 
     //! Model kind of the weights ("inn", "csinet", "invcsinet", ...).
     virtual std::string kind() const = 0;
@@ -58,6 +63,8 @@ public:
     //! Data-set normalisation stored with the weights (x = scale * DFT(H)).
     virtual double norm_scale() const = 0;
     virtual int batch() const = 0;
+    //! Backend the block computes on ("cpu").
+    virtual std::string device() const = 0;
 };
 
 } // namespace invcsi

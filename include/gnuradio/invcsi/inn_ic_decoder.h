@@ -53,6 +53,7 @@ public:
      * \param range R > 0 of the uniform quantizer (models without a DAQ)
      * \param mapping "natural" or "gray" index labels (models without a DAQ)
      * \param batch reports per core call (>= 1)
+     * \param device compute backend: "cpu", "cuda" or "auto" (as inn_encoder's)
      * \throws std::invalid_argument for a bad parameter
      * \throws std::runtime_error for a missing, corrupt or unsupported weights file
      */
@@ -63,7 +64,8 @@ public:
                      int bits = 0,
                      float range = 1.0f,
                      const std::string& mapping = "natural",
-                     int batch = 64);
+                     int batch = 64,
+                     const std::string& device = "cpu");
 
     virtual std::string kind() const = 0;
     virtual bool learned() const = 0;
@@ -78,6 +80,8 @@ public:
     virtual int payload_bits() const = 0;
     virtual std::string mapping() const = 0;
     virtual std::string z_mode() const = 0;
+    //! Backend the block computes on ("cpu").
+    virtual std::string device() const = 0;
     virtual bool soft_input() const = 0;
     //! Reports decoded since construction (the next report's z stream index).
     virtual uint64_t reports_decoded() const = 0;

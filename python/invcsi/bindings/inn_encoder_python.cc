@@ -36,7 +36,10 @@ void bind_inn_encoder(py::module& m)
         .def(py::init(&inn_encoder::make),
              py::arg("weights"),
              py::arg("batch") = 64,
-             "inn_encoder(weights, batch=64)")
+             py::arg("device") = "cpu",
+             "inn_encoder(weights, batch=64, device='cpu'); device: 'cpu', 'cuda' or 'auto'\n"
+             "('cuda' raises RuntimeError in this version: the models run on the CPU only;\n"
+             "'auto' falls back to the CPU and logs why)")
 
         .def("kind", &inn_encoder::kind, "Model kind of the weights.")
         .def("nr", &inn_encoder::nr, "Receive (UE) antennas.")
@@ -45,5 +48,6 @@ void bind_inn_encoder(py::module& m)
         .def("vlen", &inn_encoder::vlen, "Complex values per input report (nr*nt*nc).")
         .def("m", &inn_encoder::m, "Latent values per report (output vector length).")
         .def("norm_scale", &inn_encoder::norm_scale, "Data-set scale stored with the weights.")
-        .def("batch", &inn_encoder::batch, "Reports per core call.");
+        .def("batch", &inn_encoder::batch, "Reports per core call.")
+        .def("device", &inn_encoder::device, "Backend the block computes on.");
 }

@@ -45,8 +45,9 @@ void bind_inn_ic_decoder(py::module& m)
              py::arg("range") = 1.0f,
              py::arg("mapping") = "natural",
              py::arg("batch") = 64,
+             py::arg("device") = "cpu",
              "inn_ic_decoder(weights, z_mode='mean', seed=1, soft_input=False, bits=0,\n"
-             "               range=1.0, mapping='natural', batch=64)")
+             "               range=1.0, mapping='natural', batch=64, device='cpu')")
 
         .def("kind", &inn_ic_decoder::kind, "Model kind of the weights.")
         .def("learned", &inn_ic_decoder::learned, "True: the weights' DAQ; False: uniform.")
@@ -57,6 +58,7 @@ void bind_inn_ic_decoder(py::module& m)
         .def("m", &inn_ic_decoder::m, "Latent values per report.")
         .def("bits", &inn_ic_decoder::bits, "Bits per latent value (B).")
         .def("payload_bits", &inn_ic_decoder::payload_bits, "Input items per report (B*M).")
+        .def("device", &inn_ic_decoder::device, "Backend the block computes on.")
         .def("mapping", &inn_ic_decoder::mapping, "Label mapping: 'natural' or 'gray'.")
         .def("z_mode", &inn_ic_decoder::z_mode, "'mean' or 'sample'.")
         .def("soft_input", &inn_ic_decoder::soft_input, "True when the input is LLRs.")
