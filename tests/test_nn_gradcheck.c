@@ -369,7 +369,7 @@ int main(void)
 {
     invcsi_rng_init(&rng, 20240611, 0);
 
-    /* conv: small maps (several samples per GEMM, incl. a partial last chunk: 67 = 64 + 3
+    /* conv: small maps (several samples per GEMM, incl. a partial last chunk: 67 = 4 x 16 + 3
      * for 4x4 maps), large maps (one sample per GEMM), 1x1 (both paths), 1x9, 9x1, and a
      * 5x5 kernel larger than its 3x4 map */
     check_conv(3, 3, 4, 5, 6, 3, 3, 1);

@@ -509,7 +509,7 @@ int main(void)
     printf("BLAS: %s\n", invcsi_gemm_backend_name());
 
     test_conv_forward(3, 3, 5, 7, 9, 3, 3, 1);     /* several samples per GEMM */
-    test_conv_forward(70, 2, 3, 3, 5, 3, 3, 1);    /* chunks of 69 + 1 samples */
+    test_conv_forward(70, 2, 3, 3, 5, 3, 3, 1);    /* chunks of 18 + 18 + 18 + 16 samples */
     test_conv_forward(2, 3, 4, 33, 35, 3, 3, 1);   /* one sample per GEMM */
     test_conv_forward(3, 2, 3, 9, 7, 5, 5, 0);     /* no bias */
     test_conv_forward(2, 3, 2, 11, 13, 7, 7, 1);

@@ -51,7 +51,8 @@ int invcsi_conv2d_check(const invcsi_conv2d_shape *s, invcsi_error *err);
 long invcsi_conv2d_weight_floats(const invcsi_conv2d_shape *s);
 /* Scratch floats for conv2d_forward and conv2d_backward (one buffer serves both; nothing
  * is kept in it between the calls). Small maps are processed a chunk of samples at a time
- * so the GEMM has >= 1024 columns; the scratch holds that chunk's im2col matrix. */
+ * so the GEMM has >= 256 columns (a chunk's matrices stay in L2); the scratch holds that
+ * chunk's unrolled (im2col) matrix. */
 long invcsi_conv2d_scratch_floats(const invcsi_conv2d_shape *s);
 
 /* out[B][Cout][H][W] = conv(in[B][Cin][H][W], weight) + bias[Cout] (bias may be NULL). */
