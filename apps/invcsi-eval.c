@@ -21,7 +21,9 @@
 #include "invcsi/metrics.h"
 #include "invcsi/model.h"
 #include "invcsi/pca.h"
+#include "invcsi/report_codec.h"
 #include "invcsi/safetensors.h"
+#include "invcsi/stqenet.h"
 #include "invcsi/train.h"
 #include "invcsi/transform.h"
 
@@ -60,6 +62,10 @@ typedef struct eval_cli {
     uint64_t seed;
     const char *plot;
     const char *device;
+    /* --rd: rate-distortion table */
+    int rd;
+    int rd_bits[8];          /* uniform-quantizer B values for inn/csinet points */
+    int n_rd_bits;
 } eval_cli;
 
 /* One row of the bit-link table. */
@@ -84,6 +90,13 @@ typedef struct eval_row {
     long params;
     long samples;
     double nmse_db, rho;
+    /* STQENet (coded reports): mean bits per report */
+    int coded;               /* 1 for an STQENet row */
+    int bits;                /* its B */
+    double lambda;
+    double est_bits;         /* the model's estimate (learned pmf) */
+    double coded_bits;       /* 8 x payload bytes (rANS stream, flush included) */
+    double pdu_bits;         /* 8 x PDU bytes (+ length prefix and CRC-32) */
 } eval_row;
 
 static void usage(FILE *f)
@@ -136,6 +149,18 @@ static void usage(FILE *f)
         "                     GPU or driver, a build without CUDA, or the device path not\n"
         "                     being built yet), auto takes the CPU and says so on stderr\n"
         "                     [cpu]\n"
+        "\n"
+        "STQENet weights (DESIGN.md section 5) are evaluated through their real coded\n"
+        "reports: symbols -> rANS -> length + CRC-32 PDU -> decode; a second table gives the\n"
+        "model's bits estimate, the coded bits per report (8 x bytes of the rANS stream,\n"
+        "flush included) and the PDU bits (+48 bits of framing).\n"
+        "  --rd               rate-distortion table (and CSV with --csv, plot with --plot):\n"
+        "                     NMSE against bits per report for every --weights file:\n"
+        "                     STQENet at its coded bits, InvCSINet at M x B (its DAQ, error-\n"
+        "                     free link), inn/csinet with a per-dimension uniform quantizer\n"
+        "                     at M x B for each B of --rd-bits\n"
+        "  --rd-bits LIST     B values of the uniform quantizer for inn/csinet points\n"
+        "                     [the --bits value]\n"
         "  --quiet            no progress on stderr\n"
         "  -h, --help         this text\n"
         "\n"
@@ -249,6 +274,27 @@ static int select_device(const char *device)
     return 0;
 }
 
+static int parse_rd_bits(eval_cli *o, const char *v)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    o->n_rd_bits = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (o->n_rd_bits >= 8) {
+            fprintf(stderr, "%s: --rd-bits: at most 8 values\n", PROG);
+            return -1;
+        }
+        if (cli_parse_int(PROG, "--rd-bits", t, 1, 8, &o->rd_bits[o->n_rd_bits]))
+            return -1;
+        o->n_rd_bits++;
+    }
+    if (!o->n_rd_bits) {
+        fprintf(stderr, "%s: --rd-bits needs at least one value\n", PROG);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, eval_cli *o)
 {
     memset(o, 0, sizeof *o);
@@ -265,6 +311,8 @@ static int parse_options(int argc, char **argv, eval_cli *o)
             exit(0);
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--rd")) {
+            o->rd = 1;
         } else if (!strcmp(a, "--pca")) {
             o->pca = 1;
         } else if (!strcmp(a, "--ideal")) {
@@ -290,6 +338,7 @@ static int parse_options(int argc, char **argv, eval_cli *o)
         OPT("--seed", cli_parse_u64(PROG, "--seed", v, &o->seed))
         OPT("--plot", (o->plot = v, 0))
         OPT("--device", (o->device = v, parse_device(v)))
+        OPT("--rd-bits", parse_rd_bits(o, v))
 #undef OPT
         else if (a[0] == '-') {
             fprintf(stderr, "%s: unknown option '%s' (see --help)\n", PROG, a);
@@ -310,8 +359,21 @@ static int parse_options(int argc, char **argv, eval_cli *o)
         fprintf(stderr, "%s: no model: give --weights W.safetensors (see --help)\n", PROG);
         return -1;
     }
-    if (o->plot && !o->n_snr) {
-        fprintf(stderr, "%s: --plot draws NMSE against Eb/N0: give --snr-db\n", PROG);
+    if (o->rd && o->n_snr) {
+        fprintf(stderr, "%s: --rd is the error-free rate-distortion table: no --snr-db\n", PROG);
+        return -1;
+    }
+    if (o->rd && o->pca) {
+        fprintf(stderr, "%s: --rd and --pca: give one\n", PROG);
+        return -1;
+    }
+    if (o->n_rd_bits && !o->rd) {
+        fprintf(stderr, "%s: --rd-bits applies to --rd only\n", PROG);
+        return -1;
+    }
+    if (o->plot && !o->n_snr && !o->rd) {
+        fprintf(stderr, "%s: --plot draws NMSE against Eb/N0 (give --snr-db) or against bits "
+                "per report (give --rd)\n", PROG);
         return -1;
     }
     if (o->pca && o->n_snr) {
@@ -368,6 +430,44 @@ static int model_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_e
     model_codec *mc = ctx;
     int rc = mc->m->ops->encode(mc->m, x, n, mc->y, err);
     return rc == INVCSI_OK ? mc->m->ops->decode(mc->m, mc->y, n, xh, err) : rc;
+}
+
+/* STQENet through its real reports: symbols, rANS + framing, checks, decode. */
+typedef struct stqe_codec {
+    invcsi_model *m;
+    uint16_t *sym, *sym_rx;
+    uint8_t *pdu;
+    size_t cap;
+    double est_bits, coded_bits, pdu_bits;
+    long reports;
+} stqe_codec;
+
+static int stqe_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_error *err)
+{
+    stqe_codec *sc = ctx;
+    const int M = invcsi_stqenet_latent(sc->m);
+    const invcsi_cdf_table *tables = invcsi_stqenet_tables(sc->m);
+    if (!tables)
+        return invcsi_error_set(err, INVCSI_EFORMAT, "the STQENet coder tables are not valid");
+    int rc = invcsi_stqenet_symbols(sc->m, x, n, sc->sym, err);
+    for (int i = 0; rc == INVCSI_OK && i < n; i++) {
+        const uint16_t *s = sc->sym + (long)i * M;
+        size_t len = 0;
+        rc = invcsi_report_pack(s, M, tables, sc->pdu, sc->cap, &len, err);
+        if (rc == INVCSI_OK)
+            rc = invcsi_report_unpack(sc->pdu, len, M, tables, sc->sym_rx + (long)i * M, NULL,
+                                      err);
+        if (rc == INVCSI_OK && memcmp(s, sc->sym_rx + (long)i * M, sizeof(uint16_t) * M) != 0)
+            rc = invcsi_error_set(err, INVCSI_EFORMAT,
+                                  "report decoded into other symbols than were coded");
+        sc->est_bits += invcsi_stqenet_estimate_bits(sc->m, s);
+        sc->coded_bits += 8.0 * (double)(len - INVCSI_REPORT_OVERHEAD);
+        sc->pdu_bits += 8.0 * (double)len;
+        sc->reports++;
+    }
+    if (rc == INVCSI_OK)
+        rc = invcsi_stqenet_decode_symbols(sc->m, sc->sym_rx, n, xh, err);
+    return rc;
 }
 
 typedef struct pca_codec {
@@ -557,8 +657,19 @@ static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fi
     long count = 0;
     int n_rows = -1;
     model_codec mc = {m, malloc(sizeof(float) * (size_t)o->batch * cfg->m)};
+    const int stqe = invcsi_stqenet_latent(m) > 0;
+    stqe_codec sc;
+    memset(&sc, 0, sizeof sc);
+    if (stqe) {
+        sc.m = m;
+        sc.sym = malloc(sizeof(uint16_t) * (size_t)o->batch * cfg->m);
+        sc.sym_rx = malloc(sizeof(uint16_t) * (size_t)o->batch * cfg->m);
+        sc.cap = invcsi_stqenet_max_pdu_bytes(m);
+        sc.pdu = malloc(sc.cap);
+    }
     invcsi_metrics_acc acc;
-    if (!mc.y || select_reports(c, cfg, max_train, o->split, &idx, &count)) {
+    if (!mc.y || (stqe && (!sc.sym || !sc.sym_rx || !sc.pdu)) ||
+        select_reports(c, cfg, max_train, o->split, &idx, &count)) {
         fprintf(stderr, "%s: out of memory\n", PROG);
         goto done;
     }
@@ -566,9 +677,19 @@ static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fi
         fprintf(stderr, "%s: %s: the '%s' split of %s is empty\n", PROG, path, o->split, o->data);
         goto done;
     }
-    if (eval_codec(o, c, idx, count, cfg->norm_scale, model_roundtrip, &mc, path, &acc) != 0)
+    if (eval_codec(o, c, idx, count, cfg->norm_scale, stqe ? stqe_roundtrip : model_roundtrip,
+                   stqe ? (void *)&sc : (void *)&mc, path, &acc) != 0)
         goto done;
     eval_row *row = &rows[0];
+    memset(row, 0, sizeof *row);
+    if (stqe && sc.reports > 0) {
+        row->coded = 1;
+        row->bits = cfg->bits;
+        row->lambda = cfg->mse_weight;
+        row->est_bits = sc.est_bits / sc.reports;
+        row->coded_bits = sc.coded_bits / sc.reports;
+        row->pdu_bits = sc.pdu_bits / sc.reports;
+    }
     snprintf(row->name, sizeof row->name, "%s", path);
     snprintf(row->kind, sizeof row->kind, "%s", cfg->kind);
     row->m = cfg->m;
@@ -587,6 +708,9 @@ static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fi
 done:
     free(idx);
     free(mc.y);
+    free(sc.sym);
+    free(sc.sym_rx);
+    free(sc.pdu);
     invcsi_model_destroy(m);
     return n_rows;
 }
@@ -687,6 +811,12 @@ static int eval_link_weights(const eval_cli *o, const invcsi_channels *c, uint64
                 "%s: warning: %s is not the data %s was trained on (fingerprint differs): "
                 "its '%s' split is a split of other data\n",
                 PROG, o->data, path, o->split);
+    if (invcsi_stqenet_latent(m) > 0) {
+        fprintf(stderr, "%s: %s is an STQENet: its variable-length coded reports do not go "
+                "through this fixed-payload bit link (evaluate it without --snr-db, or with "
+                "--rd)\n", PROG, path);
+        goto done;
+    }
     const int icsi = invcsi_is_invcsinet(m);
     invcsi_link_config lc = invcsi_link_config_default();
     lc.bits = icsi ? 0 : o->bits;
@@ -842,9 +972,9 @@ static int write_link_csv(const char *path, const link_row *rows, int n, const e
 /* apps/linkeval_plot.py: $INVCSI_PLOT_SCRIPT, beside the program, the installed share
  * directory, or the source tree's apps/ when the program runs from a build directory
  * inside the checkout (build-NAME/apps). */
-static int find_plot_script(char *out, size_t n)
+static int find_script(const char *script, const char *env_name, char *out, size_t n)
 {
-    const char *env = getenv("INVCSI_PLOT_SCRIPT");
+    const char *env = getenv(env_name);
     if (env && access(env, R_OK) == 0) {
         snprintf(out, n, "%s", env);
         return 0;
@@ -858,15 +988,21 @@ static int find_plot_script(char *out, size_t n)
     if (!slash)
         return -1;
     *slash = '\0';
-    static const char *const REL[] = {"/linkeval_plot.py", "/../share/gr-invcsi/linkeval_plot.py",
-                                      "/../../apps/linkeval_plot.py", "/../apps/linkeval_plot.py"};
+    static const char *const REL[] = {"/", "/../share/gr-invcsi/", "/../../apps/", "/../apps/"};
     for (size_t i = 0; i < sizeof REL / sizeof REL[0]; i++) {
-        snprintf(out, n, "%s%s", exe, REL[i]);
+        snprintf(out, n, "%s%s%s", exe, REL[i], script);
         if (access(out, R_OK) == 0)
             return 0;
     }
     return -1;
 }
+
+static int find_plot_script(char *out, size_t n)
+{
+    return find_script("linkeval_plot.py", "INVCSI_PLOT_SCRIPT", out, n);
+}
+
+static int run_script(const char *script, const char *csv, const char *png, int quiet);
 
 static int run_plot(const char *csv, const char *png, int quiet)
 {
@@ -876,6 +1012,23 @@ static int run_plot(const char *csv, const char *png, int quiet)
                 PROG);
         return -1;
     }
+    return run_script(script, csv, png, quiet);
+}
+
+/* apps/rd_plot.py, found like linkeval_plot.py ($INVCSI_RD_PLOT_SCRIPT first). */
+static int run_rd_plot(const char *csv, const char *png, int quiet)
+{
+    char script[4200];
+    if (find_script("rd_plot.py", "INVCSI_RD_PLOT_SCRIPT", script, sizeof script) != 0) {
+        fprintf(stderr, "%s: --plot: cannot find rd_plot.py (set INVCSI_RD_PLOT_SCRIPT)\n",
+                PROG);
+        return -1;
+    }
+    return run_script(script, csv, png, quiet);
+}
+
+static int run_script(const char *script, const char *csv, const char *png, int quiet)
+{
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
@@ -923,6 +1076,24 @@ static void print_table(const eval_row *rows, int n, const char *split)
                rows[i].m, params, rows[i].samples, rows[i].nmse_db, rows[i].rho);
     }
     printf("(split: %s; NMSE and rho against the original frequency-domain H)\n", split);
+    int any = 0;
+    for (int i = 0; i < n; i++)
+        any |= rows[i].coded;
+    if (!any)
+        return;
+    printf("\ncoded reports (STQENet): bits per report, mean over the split\n");
+    printf("%-*s  %5s %2s %8s %9s %10s %10s %9s %7s %7s\n", w, "model", "M", "B", "lambda",
+           "NMSE dB", "est bits", "coded bits", "PDU bits", "coded/est", "rho");
+    for (int i = 0; i < n; i++) {
+        const eval_row *r = &rows[i];
+        if (!r->coded)
+            continue;
+        printf("%-*s  %5d %2d %8.4g %9.3f %10.1f %10.1f %9.1f %7.4f %7.4f\n", w, r->name, r->m,
+               r->bits, r->lambda, r->nmse_db, r->est_bits, r->coded_bits, r->pdu_bits,
+               r->est_bits > 0 ? r->coded_bits / r->est_bits : NAN, r->rho);
+    }
+    printf("(coded bits = 8 x bytes of the rANS stream, flush included; PDU bits add the 16-bit "
+           "length prefix and the CRC-32; every report decoded back to its own symbols)\n");
 }
 
 /* CSV field, quoted when it holds a comma, quote or newline. */
@@ -962,6 +1133,173 @@ static int write_csv(const char *path, const eval_row *rows, int n, const char *
     return 0;
 }
 
+/* ---- rate-distortion (--rd) ---------------------------------------------------------- */
+
+typedef struct rd_row {
+    char name[256];
+    char kind[INVCSI_KIND_MAX];
+    char quantizer[24];
+    int m, dim, bits;
+    double lambda;           /* STQENet's rate weight, NAN otherwise */
+    double rate_bits;        /* bits per report on air before framing */
+    double est_bits;         /* STQENet: the model's estimate; NAN otherwise */
+    double pdu_bits;         /* STQENet: with the framing; = rate_bits otherwise */
+    double nmse_db, rho;
+    long samples;
+} rd_row;
+
+static int rd_cmp(const void *a, const void *b)
+{
+    const rd_row *x = a, *y = b;
+    int k = strcmp(x->kind, y->kind);
+    if (k)
+        return k;
+    if (x->m != y->m)
+        return x->m < y->m ? -1 : 1;
+    return (x->rate_bits > y->rate_bits) - (x->rate_bits < y->rate_bits);
+}
+
+/* Every weights file: STQENet at its coded bits, the others through the error-free link
+ * at M x B (InvCSINet its own B, inn/csinet each B of --rd-bits). */
+static int run_rd(const eval_cli *o, const invcsi_channels *c, uint64_t fp)
+{
+    const int max_rows = o->n_weights * 9;
+    rd_row *rows = calloc((size_t)max_rows, sizeof *rows);
+    int n = 0, status = 0;
+    if (!rows)
+        return 1;
+    for (int i = 0; i < o->n_weights; i++) {
+        invcsi_safetensors f;
+        invcsi_model_config cfg;
+        invcsi_error err;
+        if (invcsi_safetensors_load(o->weights[i], &f, &err) != INVCSI_OK) {
+            fprintf(stderr, "%s: %s\n", PROG, err.msg);
+            status = 1;
+            continue;
+        }
+        int rc = invcsi_model_config_from_file(&f, &cfg, &err);
+        invcsi_safetensors_free(&f);
+        if (rc != INVCSI_OK) {
+            fprintf(stderr, "%s: %s\n", PROG, err.msg);
+            status = 1;
+            continue;
+        }
+        if (!strcmp(cfg.kind, INVCSI_STQENET_KIND)) {
+            eval_row er[2];
+            eval_cli oo = *o;
+            oo.pca = 0;
+            if (eval_weights(&oo, c, fp, o->weights[i], er) < 1 || !er[0].coded) {
+                status = 1;
+                continue;
+            }
+            rd_row *r = &rows[n++];
+            snprintf(r->name, sizeof r->name, "%s", er[0].name);
+            snprintf(r->kind, sizeof r->kind, "%s", er[0].kind);
+            snprintf(r->quantizer, sizeof r->quantizer, "mu-law+rANS");
+            r->m = er[0].m, r->dim = er[0].dim, r->bits = er[0].bits;
+            r->lambda = er[0].lambda;
+            r->rate_bits = er[0].coded_bits;
+            r->est_bits = er[0].est_bits;
+            r->pdu_bits = er[0].pdu_bits;
+            r->nmse_db = er[0].nmse_db, r->rho = er[0].rho, r->samples = er[0].samples;
+            continue;
+        }
+        const int icsi = !strcmp(cfg.kind, "invcsinet");
+        const int nb = icsi ? 1 : (o->n_rd_bits ? o->n_rd_bits : 1);
+        for (int k = 0; k < nb; k++) {
+            eval_cli oo = *o;
+            oo.n_snr = 1;
+            oo.snr_db[0] = INFINITY;
+            oo.bits = icsi ? cfg.bits : (o->n_rd_bits ? o->rd_bits[k] : o->bits);
+            oo.bits_given = !icsi;
+            link_row lr;
+            if (eval_link_weights(&oo, c, fp, o->weights[i], &lr) != 1) {
+                status = 1;
+                continue;
+            }
+            rd_row *r = &rows[n++];
+            snprintf(r->name, sizeof r->name, "%s", lr.name);
+            snprintf(r->kind, sizeof r->kind, "%s", lr.kind);
+            snprintf(r->quantizer, sizeof r->quantizer, "%s", icsi ? "DAQ" : "uniform");
+            r->m = lr.m, r->dim = lr.dim, r->bits = lr.bits;
+            r->lambda = NAN;
+            r->rate_bits = (double)lr.payload;
+            r->est_bits = NAN;
+            r->pdu_bits = (double)lr.payload;
+            r->nmse_db = lr.nmse_db, r->rho = lr.rho, r->samples = lr.samples;
+        }
+    }
+    qsort(rows, (size_t)n, sizeof *rows, rd_cmp);
+    int w = 5;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(rows[i].name) > w)
+            w = (int)strlen(rows[i].name);
+    if (n) {
+        printf("%-*s  %-9s %-12s %6s %5s %2s %8s %10s %10s %9s %9s %7s\n", w, "model", "kind",
+               "quantizer", "CR", "M", "B", "lambda", "bits", "est bits", "PDU bits", "NMSE dB",
+               "rho");
+        for (int i = 0; i < n; i++) {
+            const rd_row *r = &rows[i];
+            char cr[16], lam[16], est[16];
+            cr_text(cr, sizeof cr, r->m, r->dim);
+            snprintf(lam, sizeof lam, isnan(r->lambda) ? "-" : "%.4g", r->lambda);
+            snprintf(est, sizeof est, isnan(r->est_bits) ? "-" : "%.1f", r->est_bits);
+            printf("%-*s  %-9s %-12s %6s %5d %2d %8s %10.1f %10s %9.1f %9.3f %7.4f\n", w,
+                   r->name, r->kind, r->quantizer, cr, r->m, r->bits, lam, r->rate_bits, est,
+                   r->pdu_bits, r->nmse_db, r->rho);
+        }
+        printf("(split: %s; error-free link; bits = coded bits per report for STQENet (8 x "
+               "bytes of the rANS stream, flush included), M x B for the fixed-rate codes; "
+               "PDU bits add STQENet's 48-bit framing)\n", o->split);
+    }
+    char tmp_csv[64] = "";
+    const char *csv = o->csv;
+    if (o->plot && !csv && n) {
+        snprintf(tmp_csv, sizeof tmp_csv, "/tmp/invcsi-rd-XXXXXX");
+        int fd = mkstemp(tmp_csv);
+        if (fd >= 0) {
+            close(fd);
+            csv = tmp_csv;
+        } else {
+            perror("mkstemp");
+            status = 1;
+        }
+    }
+    if (csv && n) {
+        FILE *f = fopen(csv, "w");
+        if (!f) {
+            perror(csv);
+            status = 1;
+        } else {
+            fprintf(f, "model,kind,quantizer,cr,m,bits,lambda,rate_bits,est_bits,pdu_bits,"
+                       "split,samples,nmse_db,rho\n");
+            for (int i = 0; i < n; i++) {
+                const rd_row *r = &rows[i];
+                csv_field(f, r->name);
+                fprintf(f, ",%s,%s,%.17g,%d,%d,", r->kind, r->quantizer, (double)r->m / r->dim,
+                        r->m, r->bits);
+                if (!isnan(r->lambda))
+                    fprintf(f, "%.6g", r->lambda);
+                fprintf(f, ",%.3f,", r->rate_bits);
+                if (!isnan(r->est_bits))
+                    fprintf(f, "%.3f", r->est_bits);
+                fprintf(f, ",%.3f,%s,%ld,%.6f,%.6f\n", r->pdu_bits, o->split, r->samples,
+                        r->nmse_db, r->rho);
+            }
+            if (fclose(f) != 0) {
+                perror(csv);
+                status = 1;
+            }
+        }
+    }
+    if (o->plot && csv && n && status == 0 && run_rd_plot(csv, o->plot, o->quiet) != 0)
+        status = 1;
+    if (tmp_csv[0])
+        unlink(tmp_csv);
+    free(rows);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     eval_cli o;
@@ -978,6 +1316,11 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t fp = invcsi_channels_fingerprint(&c);
+    if (o.rd) {
+        int status = run_rd(&o, &c, fp);
+        invcsi_channels_free(&c);
+        return status;
+    }
     if (o.n_snr) {
         /* --bits default: the first InvCSINet's B, so all models send the same payload */
         if (!o.bits_given)

@@ -14,6 +14,7 @@
 #include "invcsi/channels.h"
 #include "invcsi/inn.h"
 #include "invcsi/invcsinet.h"
+#include "invcsi/stqenet.h"
 #include "invcsi/matfile.h"
 #include "invcsi/model.h"
 #include "invcsi/train.h"
@@ -77,7 +78,7 @@ static void usage(FILE *f)
         "reports (the scale is stored with the weights).\n"
         "\n"
         "Model (default in brackets):\n"
-        "  --model K          inn | csinet | invcsinet [inn]\n"
+        "  --model K          inn | csinet | invcsinet | stqenet [inn]\n"
         "  --mode M           ideal (no quantization, perfect feedback link: inn, csinet) or\n"
         "                     bits (quantized latent over a noisy bit channel: invcsinet)\n"
         "                     [ideal; bits for invcsinet]\n"
@@ -116,6 +117,11 @@ static void usage(FILE *f)
         "                     model: its INN sizes, normalisation and data split are used)\n"
         "  --freeze-inn[=0|1] keep the INN fixed (only the latent scale, DAQ and IC train)\n"
         "                     [1 with --init, else 0]\n"
+        "\n"
+        "STQENet (--model stqenet, DESIGN.md section 5: attention encoder, mu-law quantizer,\n"
+        "learned entropy model, CR-block decoder; loss MSE + lambda R / 2048):\n"
+        "  --bits B           compander bits: 2^B symbols per latent value [6]\n"
+        "  --lambda L         rate weight; larger = fewer bits per report [0.01]\n"
         "\n"
         "Data:\n"
         "  --data FILE        channel set (.mat), required\n"
@@ -205,7 +211,7 @@ static int parse_pair(const char *opt, const char *v, double min, double max, do
 
 static int parse_options(int argc, char **argv, train_cli *o)
 {
-    static const char *const MODELS[] = {"inn", "csinet", "invcsinet", NULL};
+    static const char *const MODELS[] = {"inn", "csinet", "invcsinet", "stqenet", NULL};
     static const char *const MODES[] = {"ideal", "bits", NULL};
     static const char *const FRONTS[] = {"patch", "energy", "klt", NULL};
     static const char *const ZBWD[] = {"zero", "mean", "sample", NULL};
@@ -344,11 +350,12 @@ static int parse_options(int argc, char **argv, train_cli *o)
                 "ideal link, invcsinet for bits)\n", PROG, o->mode, o->model);
         return -1;
     }
+    const int stqe = !strcmp(o->model, "stqenet");
     if (!icsi) {
         for (int k = O_BITS; k < O_COUNT; k++)
-            if (o->given[k]) {
-                fprintf(stderr, "%s: %s applies to --model invcsinet only\n", PROG,
-                        OPTION_NAME[k]);
+            if (o->given[k] && !(stqe && (k == O_BITS || k == O_LAMBDA))) {
+                fprintf(stderr, "%s: %s applies to --model invcsinet only%s\n", PROG,
+                        OPTION_NAME[k], k == O_BITS || k == O_LAMBDA ? " (and stqenet)" : "");
                 return -1;
             }
     } else {
@@ -466,6 +473,13 @@ static void on_epoch(void *ctx, const invcsi_epoch_report *r)
                 r->epoch, r->epochs, r->lr, invcsi_invcsinet_beta(p->m), r->loss_total,
                 r->loss_mmd, r->loss_mse, r->train_nmse_db,
                 p->m->cfg.no_dbcd ? "AWGN on levels" : "D-BCD", test, r->samples_per_s, eta,
+                r->checkpointed ? "  [checkpoint]" : "");
+    else if (!strcmp(p->kind, "stqenet"))
+        fprintf(stderr,
+                "epoch %d/%d  lr %.3g  loss %.5g (mse %.5g, rate %.1f bits/report)  train NMSE "
+                "%.2f dB  test NMSE %s (symbols, error-free link)  %.0f samples/s  ETA %s%s\n",
+                r->epoch, r->epochs, r->lr, r->loss_total, r->loss_mse, r->loss_mmd,
+                r->train_nmse_db, test, r->samples_per_s, eta,
                 r->checkpointed ? "  [checkpoint]" : "");
     else if (!strcmp(p->kind, "inn"))
         fprintf(stderr,
@@ -671,6 +685,12 @@ int main(int argc, char **argv)
         cfg.split_seed = o.split_seed;
         cfg.train_frac = o.train_frac;
     }
+    if (!m && !strcmp(cfg.kind, "stqenet")) {
+        /* STQENet: B and the rate weight lambda (stored as mse_weight, stqenet.h) */
+        if (o.given[O_BITS])
+            cfg.bits = o.bits;
+        cfg.mse_weight = o.given[O_LAMBDA] ? (float)o.lambda : INVCSI_STQENET_LAMBDA_DEFAULT;
+    }
     if (!m && !strcmp(cfg.kind, "invcsinet")) {
         cfg.seed = o.seed;
         cfg.z_bwd_sample = !strcmp(o.z_bwd, "sample");
@@ -793,6 +813,9 @@ int main(int argc, char **argv)
         meta[n++] = (invcsi_st_kv){"epochs", epochs_text};
         if (test_text[0])
             meta[n++] = (invcsi_st_kv){"test_nmse_db", test_text};
+        /* STQENet: the coder tables from the trained entropy model go into the file */
+        if (!strcmp(cfg.kind, "stqenet") && invcsi_stqenet_prepare_coder(m, &err) != INVCSI_OK)
+            goto out;
         if (invcsi_model_save(m, o.out, meta, n, &err) != INVCSI_OK)
             goto out;
         printf("%s: wrote %s: %s, M = %d (CR 1/%g), %ld parameters, %d epochs, %ld train "

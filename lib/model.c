@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "invcsi/json.h"
+#include "invcsi/stqenet.h"
 #include "invcsi/train.h"
 
 #define WEIGHTS_FORMAT "gr-invcsi-weights-1"
@@ -23,6 +24,7 @@ static const invcsi_model_ops *const KINDS[] = {
     &invcsi_inn_ops,
     &invcsi_csinet_ops,
     &invcsi_invcsinet_ops,
+    &invcsi_stqenet_ops,
 };
 #define N_KINDS ((int)(sizeof KINDS / sizeof KINDS[0]))
 
@@ -178,6 +180,9 @@ char *invcsi_model_config_to_json(const invcsi_model_config *cfg)
         invcsi_jw_key(&w, "no_dbcd");    invcsi_jw_integer(&w, cfg->no_dbcd);
         invcsi_jw_key(&w, "no_ic");      invcsi_jw_integer(&w, cfg->no_ic);
         invcsi_jw_key(&w, "freeze_inn"); invcsi_jw_integer(&w, cfg->freeze_inn);
+    }
+    if (!strcmp(cfg->kind, "stqenet")) { /* B sizes its coder tables (lambda = mse_weight) */
+        invcsi_jw_key(&w, "bits");       invcsi_jw_integer(&w, cfg->bits);
     }
     invcsi_jw_key(&w, "norm_scale");    invcsi_jw_number(&w, cfg->norm_scale);
     write_u64(&w, "split_seed", cfg->split_seed);
