@@ -9,7 +9,8 @@
 gr-invcsi: deep-learning CSI feedback (InvCSINet) blocks for GNU Radio.
 
 Blocks: csi_source, inn_encoder, daq_quantizer, bpsk_bit_mapper, bpsk_demapper,
-inn_ic_decoder, nmse_probe; weights_info.read(path) gives the sizes of a weights file.
+inn_ic_decoder, burst_framer, burst_deframer, nmse_probe; weights_info.read(path) gives the
+sizes of a weights file.
 """
 
 # The compiled blocks. No try/except here on purpose: if the extension or one of the
