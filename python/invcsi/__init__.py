@@ -9,7 +9,7 @@
 gr-invcsi: deep-learning CSI feedback (InvCSINet) blocks for GNU Radio.
 
 Blocks: csi_source, inn_encoder, daq_quantizer, bpsk_bit_mapper, bpsk_demapper,
-inn_ic_decoder, burst_framer, burst_deframer, nmse_probe; weights_info.read(path) gives the
+inn_ic_decoder, burst_framer, burst_deframer, stqe_encoder, stqe_decoder, nmse_probe; weights_info.read(path) gives the
 sizes of a weights file.
 """
 

@@ -26,6 +26,8 @@ void bind_inn_ic_decoder(py::module& m);
 void bind_weights_info(py::module& m);
 void bind_burst_framer(py::module& m);
 void bind_burst_deframer(py::module& m);
+void bind_stqe_encoder(py::module& m);
+void bind_stqe_decoder(py::module& m);
 /**************************************/
 
 PYBIND11_MODULE(invcsi_python, m)
@@ -51,5 +53,7 @@ PYBIND11_MODULE(invcsi_python, m)
     bind_weights_info(m);
     bind_burst_framer(m);
     bind_burst_deframer(m);
+    bind_stqe_encoder(m);
+    bind_stqe_decoder(m);
     // ) END BINDING_FUNCTION_CALLS
 }
