@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "cli.h"
 
+#include "invcsi/backend.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -179,4 +181,32 @@ const char *cli_opt_value(const char *prog, int argc, char **argv, int *i, const
         return NULL;
     }
     return argv[++*i];
+}
+
+int cli_parse_device(const char *prog, const char *v)
+{
+    if (!strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto"))
+        return 0;
+    fprintf(stderr, "%s: bad value '%s' for --device: expected cpu, cuda or auto\n", prog, v);
+    return -1;
+}
+
+static void log_device(void *ctx, const char *line)
+{
+    fprintf(stderr, "%s: %s\n", (const char *)ctx, line);
+}
+
+int cli_select_device(const char *prog, const char *device)
+{
+    const invcsi_backend *be;
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_backend_set_log(log_device, (void *)prog);
+    const int rc = invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err);
+    invcsi_backend_set_log(NULL, NULL);
+    if (rc != INVCSI_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return -1;
+    }
+    return 0;
 }

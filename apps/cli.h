@@ -33,6 +33,14 @@ const char *cli_opt_value(const char *prog, int argc, char **argv, int *i, const
 /* Shell-quoted argv joined by spaces (malloc'd), for the "command" stored with outputs. */
 char *cli_join_command(int argc, char **argv);
 
+/* --device of the programs: "cpu", "cuda" or "auto" (0), else a message and -1. */
+int cli_parse_device(const char *prog, const char *v);
+/* Selects the backend the models compute on (include/invcsi/backend.h): they need
+ * INVCSI_BACKEND_CAP_MODELS, which only the CPU table has in this version, so `cuda` fails
+ * with the reason (the CUDA error string where there is no GPU; "prog: message" on stderr,
+ * -1) and `auto` logs its choice as "prog: line". 0 on success. */
+int cli_select_device(const char *prog, const char *device);
+
 /* Monotonic wall clock, seconds. */
 double cli_now(void);
 

@@ -12,7 +12,6 @@
  */
 #include "cli.h"
 
-#include "invcsi/backend.h"
 #include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
 #include "invcsi/invcsinet.h"
@@ -244,36 +243,6 @@ static int parse_word(const char *opt, const char *v, const char *a, const char 
     return 0;
 }
 
-static int parse_device(const char *v)
-{
-    if (!strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto"))
-        return 0;
-    fprintf(stderr, "%s: bad value '%s' for --device: expected cpu, cuda or auto\n", PROG, v);
-    return -1;
-}
-
-static void log_device(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "%s: %s\n", PROG, line);
-}
-
-/* The backend the models compute on (include/invcsi/backend.h). They need
- * INVCSI_BACKEND_CAP_MODELS, which only the CPU table has in this version: `cuda` fails
- * with the reason (the CUDA error string where there is no GPU), `auto` logs its choice. */
-static int select_device(const char *device)
-{
-    const invcsi_backend *be;
-    invcsi_error err;
-    invcsi_error_clear(&err);
-    invcsi_backend_set_log(log_device, NULL);
-    if (invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err) != INVCSI_OK) {
-        fprintf(stderr, "%s: %s\n", PROG, err.msg);
-        return -1;
-    }
-    return 0;
-}
-
 static int parse_rd_bits(eval_cli *o, const char *v)
 {
     char buf[256];
@@ -337,7 +306,7 @@ static int parse_options(int argc, char **argv, eval_cli *o)
         OPT("--detect", parse_word("--detect", v, "hard", "mmse", &o->detect))
         OPT("--seed", cli_parse_u64(PROG, "--seed", v, &o->seed))
         OPT("--plot", (o->plot = v, 0))
-        OPT("--device", (o->device = v, parse_device(v)))
+        OPT("--device", (o->device = v, cli_parse_device(PROG, v)))
         OPT("--rd-bits", parse_rd_bits(o, v))
 #undef OPT
         else if (a[0] == '-') {
@@ -1306,7 +1275,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_DFL);
     if (parse_options(argc, argv, &o) != 0)
         return 2;
-    if (select_device(o.device) != 0)
+    if (cli_select_device(PROG, o.device) != 0)
         return 1;
     invcsi_set_threads(o.threads);
     invcsi_error err;

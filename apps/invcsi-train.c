@@ -9,7 +9,6 @@
  */
 #include "cli.h"
 
-#include "invcsi/backend.h"
 #include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
 #include "invcsi/inn.h"
@@ -509,30 +508,6 @@ static long model_params(const invcsi_model *m)
 
 /* ---- main ---- */
 
-/* ---- device ---- */
-
-static void log_device(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "%s: %s\n", PROG, line);
-}
-
-/* The backend the model computes on (include/invcsi/backend.h). The models need
- * INVCSI_BACKEND_CAP_MODELS, which only the CPU table has in this version: `cuda` fails
- * with the reason (the CUDA error string where there is no GPU), `auto` logs its choice. */
-static int select_device(const char *device)
-{
-    const invcsi_backend *be;
-    invcsi_error err;
-    invcsi_error_clear(&err);
-    invcsi_backend_set_log(log_device, NULL);
-    if (invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err) != INVCSI_OK) {
-        fprintf(stderr, "%s: %s\n", PROG, err.msg);
-        return -1;
-    }
-    return 0;
-}
-
 static int fail(int code, const invcsi_error *err)
 {
     fprintf(stderr, "%s: %s\n", PROG, err->msg);
@@ -544,7 +519,7 @@ int main(int argc, char **argv)
     train_cli o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
-    if (select_device(o.device) != 0)
+    if (cli_select_device(PROG, o.device) != 0)
         return 1;
     invcsi_set_threads(o.threads);
 
