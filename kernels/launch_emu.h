@@ -35,8 +35,10 @@ typedef struct {
     unsigned x, y, z;
 } invcsi_emu_dim3;
 
-/* The launch state, under CUDA's names so the kernel text compiles unchanged. */
-static invcsi_emu_dim3 gridDim, blockDim, blockIdx, threadIdx;
+/* The launch state, under CUDA's names so the kernel text compiles unchanged. Thread-local:
+ * the CPU backend's sum (lib/backend.c) runs the emulated reduction, and library calls may
+ * come from several threads at once. */
+static _Thread_local invcsi_emu_dim3 gridDim, blockDim, blockIdx, threadIdx;
 
 #include "kernel_bodies.h"
 #include "launch.h"
@@ -52,7 +54,7 @@ static inline void invcsi_emu_geometry(long items)
 /* invcsi_emu_<name>(params): the emulated launch of kernel <name>, with the parameters of
  * invcsi_cuda_<name> minus the stream. Skips a launch without items, as the launcher does. */
 #define INVCSI_EMU_DEFINE(name, n_expr, params, args)                                          \
-    static void invcsi_emu_##name(INVCSI_UNPAREN params)                                       \
+    static inline void invcsi_emu_##name(INVCSI_UNPAREN params)                                       \
     {                                                                                          \
         const long items = (n_expr);                                                           \
         if (items <= 0)                                                                        \
@@ -66,7 +68,7 @@ static inline void invcsi_emu_geometry(long items)
 INVCSI_ELEMENTWISE_KERNELS(INVCSI_EMU_DEFINE)
 
 /* invcsi_cuda_daq_backward: the two launches in order. */
-static void invcsi_emu_daq_backward(const float *thr_raw, const float *step_raw,
+static inline void invcsi_emu_daq_backward(const float *thr_raw, const float *step_raw,
                                     const float *thr, const float *step, const float *y,
                                     const float *dq, const float *dlevels, int batch, int dims,
                                     int nk, float beta, float *dy, float *dthr_raw,
@@ -77,7 +79,7 @@ static void invcsi_emu_daq_backward(const float *thr_raw, const float *step_raw,
 }
 
 /* One emulated launch of the block reduction with `grid` blocks. */
-static void invcsi_emu_block_sum(const float *x, long n, float *partial, unsigned grid)
+static inline void invcsi_emu_block_sum(const float *x, long n, float *partial, unsigned grid)
 {
     float sh[INVCSI_BLOCK]; /* the block's shared memory */
     gridDim = (invcsi_emu_dim3){grid, 1, 1};
@@ -87,7 +89,7 @@ static void invcsi_emu_block_sum(const float *x, long n, float *partial, unsigne
 }
 
 /* invcsi_cuda_sum: partial needs invcsi_grid_1d(n) floats. */
-static void invcsi_emu_sum(const float *x, long n, float *partial, float *result)
+static inline void invcsi_emu_sum(const float *x, long n, float *partial, float *result)
 {
     if (n <= 0) {
         *result = 0.0f;

@@ -7,7 +7,7 @@
 #define INVCSI_BACKEND_INTERNAL
 #include "invcsi/backend.h"
 
-#include "launch.h" /* kernels/: the reduction's geometry, shared with the CUDA kernel */
+#include "launch_emu.h" /* kernels/: the reduction kernel run by the host launch emulator */
 
 #include <dlfcn.h>
 #include <math.h>
@@ -35,37 +35,14 @@ static void cpu_sgemm_strided_batched(int trans_a, int trans_b, int m, int n, in
                      ldb, beta, c + p * stride_c, ldc);
 }
 
-/* One block of the documented reduction (backend.h, kblock_sum in kernels/kernel_bodies.h):
- * the grid-stride accumulation of its INVCSI_BLOCK threads over x[0..n) with `blocks` blocks
- * in the grid, then the shared-memory tree. The t loops run over consecutive elements, so
- * the compiler vectorises them; the order of the float additions of each thread is still
- * exactly the kernel's (no -ffast-math here: gcc keeps every addition as written). */
-static float sum_block(const float *x, long n, long blocks, long b)
-{
-    float s[INVCSI_BLOCK];
-    for (int t = 0; t < INVCSI_BLOCK; t++)
-        s[t] = 0.0f;
-    const long grid = blocks * INVCSI_BLOCK;
-    for (long base = b * INVCSI_BLOCK; base < n; base += grid) {
-        long lim = n - base < INVCSI_BLOCK ? n - base : INVCSI_BLOCK;
-        for (long t = 0; t < lim; t++)
-            s[t] += x[base + t];
-    }
-    for (int w = INVCSI_BLOCK / 2; w >= 1; w /= 2)
-        for (int t = 0; t < w; t++)
-            s[t] += s[t + w];
-    return s[0];
-}
-
+/* The documented reduction (backend.h) is the CUDA kernel's own text, kblock_sum in
+ * kernels/kernel_bodies.h, run over its grid by the host launch emulator: one definition of
+ * the order, so the CPU and CUDA sums agree bit for bit by construction. */
 static float cpu_sum(const float *x, long n)
 {
-    if (n <= 0)
-        return 0.0f;
-    const long blocks = invcsi_grid_1d(n);
-    float partial[INVCSI_MAX_GRID];
-    for (long b = 0; b < blocks; b++)
-        partial[b] = sum_block(x, n, blocks, b);
-    return sum_block(partial, blocks, 1, 0);
+    float partial[INVCSI_MAX_GRID], result = 0.0f;
+    invcsi_emu_sum(x, n, partial, &result);
+    return result;
 }
 
 static int cpu_alloc(void **ptr, size_t bytes, invcsi_error *err)

@@ -25,6 +25,7 @@ extern "C" {
 #include <invcsi/error.h>
 #include <invcsi/invcsinet.h>
 #include <invcsi/model.h>
+#include <invcsi/stqenet.h>
 #include <invcsi/transform.h>
 }
 
@@ -101,6 +102,21 @@ inline std::string select_device(const std::string& who,
     if (rc != INVCSI_OK)
         throw_core(who, err);
     return be->name;
+}
+
+// STQENet weights for one report at a time: invcsi_stqenet_load checks the kind and builds
+// the coder tables. Errors as load_weights.
+inline core_model_ptr load_stqenet_weights(const std::string& who, const std::string& path)
+{
+    if (path.empty())
+        throw std::invalid_argument("invcsi " + who +
+                                    ": no weights file given (weights is empty)");
+    invcsi_error err;
+    invcsi_error_clear(&err);
+    invcsi_model* m = nullptr;
+    if (invcsi_stqenet_load(&m, path.c_str(), 1, &err) != INVCSI_OK)
+        throw_core(who, err);
+    return core_model_ptr(m);
 }
 
 inline core_dft_ptr make_dft(const std::string& who, int nr, int nt, int nc)

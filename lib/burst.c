@@ -3,6 +3,9 @@
  * The over-the-air burst format and its receiver (format and algorithm in burst.h).
  */
 #include "invcsi/burst.h"
+#include "invcsi/crc.h"
+
+#include "dbcd_math.h" /* kernels/: the BPSK map and decision the bit link uses */
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,17 +60,6 @@ int invcsi_burst_preamble(float *chips, int preamble_len, invcsi_error *err)
     return INVCSI_OK;
 }
 
-uint16_t invcsi_burst_crc16(const uint8_t *bytes, long n)
-{
-    uint16_t crc = 0xFFFF;
-    for (long i = 0; i < n; i++) {
-        crc ^= (uint16_t)(bytes[i] << 8);
-        for (int b = 0; b < 8; b++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-    }
-    return crc;
-}
-
 static void put_bits16(uint8_t *bits, uint16_t v)
 {
     for (int i = 0; i < 16; i++)
@@ -88,14 +80,14 @@ void invcsi_burst_header_bits(uint8_t *bits, uint16_t counter, uint16_t payload_
                         (uint8_t)payload_bits};
     put_bits16(bits, counter);
     put_bits16(bits + 16, payload_bits);
-    put_bits16(bits + 32, invcsi_burst_crc16(bytes, 4));
+    put_bits16(bits + 32, invcsi_crc16_ccitt(bytes, 4));
 }
 
 int invcsi_burst_header_parse(const uint8_t *bits, uint16_t *counter, uint16_t *payload_bits)
 {
     uint16_t c = get_bits16(bits), n = get_bits16(bits + 16), crc = get_bits16(bits + 32);
     uint8_t bytes[4] = {(uint8_t)(c >> 8), (uint8_t)c, (uint8_t)(n >> 8), (uint8_t)n};
-    if (invcsi_burst_crc16(bytes, 4) != crc)
+    if (invcsi_crc16_ccitt(bytes, 4) != crc)
         return INVCSI_EFORMAT;
     *counter = c;
     *payload_bits = n;
@@ -128,9 +120,9 @@ int invcsi_burst_frame(float *iq, const invcsi_burst_format *fmt, uint16_t count
     invcsi_burst_header_bits(hdr, counter, (uint16_t)n);
     for (int r = 0; r < fmt->header_repeat; r++)
         for (int i = 0; i < INVCSI_BURST_HEADER_BITS; i++, s += 2)
-            s[0] = hdr[i] ? -1.0f : 1.0f;
+            s[0] = bpsk_symbol(hdr[i], 1.0f);
     for (long i = 0; i < n; i++, s += 2)
-        s[0] = (bits[i] & 1u) ? -1.0f : 1.0f;
+        s[0] = bpsk_symbol(bits[i], 1.0f);
     return INVCSI_OK;
 }
 
@@ -380,7 +372,7 @@ static void run(invcsi_burst_rx *rx, invcsi_burst_report_fn report, void *user)
             }
             uint8_t hb[INVCSI_BURST_HEADER_BITS];
             for (int i = 0; i < H; i++)
-                hb[i] = soft[i] < 0.0;
+                hb[i] = bpsk_hard((float)soft[i]);
             uint16_t counter = 0, n = 0;
             int ok = invcsi_burst_header_parse(hb, &counter, &n) == INVCSI_OK && n > 0 &&
                      (rx->cfg.payload_bits == 0 || n == rx->cfg.payload_bits);
@@ -409,7 +401,7 @@ static void run(invcsi_burst_rx *rx, invcsi_burst_report_fn report, void *user)
                 }
                 double yre, yim;
                 pll_step(rx, rx->buf + 2 * (rx->pos + k), &yre, &yim);
-                rx->bits[k] = yre < 0.0;
+                rx->bits[k] = bpsk_hard((float)yre);
                 win += yre * yre + yim * yim;
                 if ((k + 1) % ENERGY_WINDOW == 0) {
                     if (win < ENERGY_FLOOR * ENERGY_WINDOW) { /* the signal stopped */

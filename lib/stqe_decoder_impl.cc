@@ -28,19 +28,6 @@ namespace {
 const char* const WHO = "stqe_decoder";
 const char* const NOT_A_PDU = "not a pdu";
 
-core_model_ptr load_stqenet(const std::string& path)
-{
-    if (path.empty())
-        throw std::invalid_argument(std::string("invcsi ") + WHO +
-                                    ": no weights file given (weights is empty)");
-    invcsi_error err;
-    invcsi_error_clear(&err);
-    invcsi_model* m = nullptr;
-    if (invcsi_stqenet_load(&m, path.c_str(), 1, &err) != INVCSI_OK)
-        throw_core(WHO, err);
-    return core_model_ptr(m);
-}
-
 stqe_decoder_impl::drop_mode parse_on_drop(const std::string& s)
 {
     if (s == "zeros")
@@ -60,7 +47,7 @@ stqe_decoder_impl::drop_mode parse_on_drop(const std::string& s)
 stqe_decoder::sptr stqe_decoder::make(const std::string& weights, const std::string& on_drop)
 {
     const stqe_decoder_impl::drop_mode mode = parse_on_drop(on_drop); // before the load
-    return gnuradio::make_block_sptr<stqe_decoder_impl>(load_stqenet(weights), mode);
+    return gnuradio::make_block_sptr<stqe_decoder_impl>(load_stqenet_weights(WHO, weights), mode);
 }
 
 stqe_decoder_impl::stqe_decoder_impl(core_model_ptr model, drop_mode on_drop)

@@ -25,26 +25,12 @@ namespace {
 
 const char* const WHO = "stqe_encoder";
 
-// invcsi_stqenet_load (checks the kind, builds the coder tables) for one report at a time.
-core_model_ptr load_stqenet(const std::string& path)
-{
-    if (path.empty())
-        throw std::invalid_argument(std::string("invcsi ") + WHO +
-                                    ": no weights file given (weights is empty)");
-    invcsi_error err;
-    invcsi_error_clear(&err);
-    invcsi_model* m = nullptr;
-    if (invcsi_stqenet_load(&m, path.c_str(), 1, &err) != INVCSI_OK)
-        throw_core(WHO, err);
-    return core_model_ptr(m);
-}
-
 } // namespace
 
 stqe_encoder::sptr stqe_encoder::make(const std::string& weights)
 {
     // Loaded before the block exists: the input vector length comes from the weights.
-    return gnuradio::make_block_sptr<stqe_encoder_impl>(load_stqenet(weights));
+    return gnuradio::make_block_sptr<stqe_encoder_impl>(load_stqenet_weights(WHO, weights));
 }
 
 stqe_encoder_impl::stqe_encoder_impl(core_model_ptr model)

@@ -718,13 +718,8 @@ static int step(invcsi_model *model, const float *x, int batch, const float *noi
     if (rc)
         return rc;
 
-    double sse = 0.0, nmse_sum = 0.0;
-    for (long i = 0; i < n; i++) {
-        const double e = (double)c->xhat[i] - x[i];
-        sse += e * e;
-    }
-    for (int b = 0; b < batch; b++)
-        nmse_sum += invcsi_nmse_real(x + (long)b * c->dim, c->xhat + (long)b * c->dim, c->dim);
+    double nmse_sum = 0.0;
+    const double sse = invcsi_batch_sse(x, c->xhat, batch, c->dim, &nmse_sum);
     memset(out, 0, sizeof *out);
     out->mse = sse / (double)n;
     out->mmd = (double)total_bits / batch;

@@ -151,7 +151,7 @@ static void test_sum(const invcsi_backend *be)
         /* a few large values so a different order would show in the last bits */
         for (long i = 0; i < n; i += 97)
             x[i] *= 1000.0f;
-        float got = be->sum(x, n), emu;
+        float got = be->sum(x, n), emu = 0.0f;
         invcsi_emu_sum(x, n, partial, &emu);
         CHECK(memcmp(&got, &emu, sizeof got) == 0,
               "n %ld: cpu sum %.9g, emulated CUDA kernel %.9g: not bit-identical", n, got, emu);

@@ -513,7 +513,7 @@ static void test_mse(void)
             want[i] = nn_sq_err(p[i], t[i]);
         invcsi_emu_sq_err(p, t, e, n);
         SAME_F(e, want, n, "sq_err");
-        float loss, sum;
+        float loss, sum = 0.0f;
         invcsi_error err;
         CHECK(invcsi_mse_forward(&loss, p, t, n, &err) == 0, "%s", err.msg);
         invcsi_emu_sum(e, n, part, &sum);
@@ -561,7 +561,7 @@ static void test_mmd(int n_c)
     /* the loss from the kernel values (the CPU sums them in its forward, in double) */
     double s[3];
     for (int k = 0; k < 3; k++) {
-        float sum;
+        float sum = 0.0f;
         invcsi_emu_mmd_kernel(scr + k * nn, kv, n, 1.0f, c_list, n_c, c_def, k < 2);
         for (long ij = 0; ij < nn; ij++) { /* per-entry check against nn_imq_sum directly */
             const int i = (int)(ij / n), j = (int)(ij % n);

@@ -57,9 +57,10 @@ enum {
  *           values s[] fold as a tree: for (w = B/2; w >= 1; w /= 2) s[t] += s[t + w] for
  *           every t < w; partial[b] = s[0].
  *   pass 2: the same with G = 1 over the G partials; the result is that block's s[0].
- * The CPU table executes exactly this order (lib/backend.c, vectorised over t);
- * tests/test_backend.c checks it bit for bit against a literal blockIdx/threadIdx
- * emulation of the kernel. Error bound about (n/(G*B) + 19) * eps * sum|x|.
+ * The CPU table runs the kernel's own text (kblock_sum) through the host launch emulator
+ * (kernels/launch_emu.h), so there is one definition of this order; tests/test_cuda_emulator
+ * checks it against an independent rebuild of the tree, bit for bit. Error bound about
+ * (n/(G*B) + 19) * eps * sum|x|.
  */
 
 /* Strided-batched GEMM, row-major like invcsi_sgemm (gemm.h): for p in [0, batch)

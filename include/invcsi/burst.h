@@ -61,8 +61,7 @@ int invcsi_burst_format_check(const invcsi_burst_format *fmt, invcsi_error *err)
 /* The L preamble chips (+1 / -1) into chips[L]. */
 int invcsi_burst_preamble(float *chips, int preamble_len, invcsi_error *err);
 
-/* CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final xor). */
-uint16_t invcsi_burst_crc16(const uint8_t *bytes, long n);
+/* The header CRC is CRC-16/CCITT-FALSE, invcsi_crc16_ccitt in invcsi/crc.h. */
 
 /* The 48 header bits (one per byte) of (counter, payload_bits). */
 void invcsi_burst_header_bits(uint8_t *bits, uint16_t counter, uint16_t payload_bits);
