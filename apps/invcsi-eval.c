@@ -96,6 +96,7 @@ typedef struct eval_row {
     double est_bits;         /* the model's estimate (learned pmf) */
     double coded_bits;       /* 8 x payload bytes (rANS stream, flush included) */
     double pdu_bits;         /* 8 x PDU bytes (+ length prefix and CRC-32) */
+    double end_share;        /* share of symbols at 0 or 2^B - 1 (compander saturation) */
 } eval_row;
 
 static void usage(FILE *f)
@@ -409,6 +410,7 @@ typedef struct stqe_codec {
     size_t cap;
     double est_bits, coded_bits, pdu_bits;
     long reports;
+    long end_symbols; /* symbols at 0 or 2^B - 1: where tanh saturates */
 } stqe_codec;
 
 static int stqe_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_error *err)
@@ -421,6 +423,9 @@ static int stqe_roundtrip(void *ctx, const float *x, int n, float *xh, invcsi_er
     int rc = invcsi_stqenet_symbols(sc->m, x, n, sc->sym, err);
     for (int i = 0; rc == INVCSI_OK && i < n; i++) {
         const uint16_t *s = sc->sym + (long)i * M;
+        const int top = (1 << invcsi_stqenet_bits(sc->m)) - 1;
+        for (int j = 0; j < M; j++)
+            sc->end_symbols += s[j] == 0 || s[j] == top;
         size_t len = 0;
         rc = invcsi_report_pack(s, M, tables, sc->pdu, sc->cap, &len, err);
         if (rc == INVCSI_OK)
@@ -658,6 +663,7 @@ static int eval_weights(const eval_cli *o, const invcsi_channels *c, uint64_t fi
         row->est_bits = sc.est_bits / sc.reports;
         row->coded_bits = sc.coded_bits / sc.reports;
         row->pdu_bits = sc.pdu_bits / sc.reports;
+        row->end_share = (double)sc.end_symbols / ((double)sc.reports * cfg->m);
     }
     snprintf(row->name, sizeof row->name, "%s", path);
     snprintf(row->kind, sizeof row->kind, "%s", cfg->kind);
@@ -1051,18 +1057,19 @@ static void print_table(const eval_row *rows, int n, const char *split)
     if (!any)
         return;
     printf("\ncoded reports (STQENet): bits per report, mean over the split\n");
-    printf("%-*s  %5s %2s %8s %9s %10s %10s %9s %7s %7s\n", w, "model", "M", "B", "lambda",
-           "NMSE dB", "est bits", "coded bits", "PDU bits", "coded/est", "rho");
+    printf("%-*s  %5s %2s %8s %9s %10s %10s %9s %9s %7s %6s\n", w, "model", "M", "B", "lambda",
+           "NMSE dB", "est bits", "coded bits", "PDU bits", "coded/est", "rho", "end %");
     for (int i = 0; i < n; i++) {
         const eval_row *r = &rows[i];
         if (!r->coded)
             continue;
-        printf("%-*s  %5d %2d %8.4g %9.3f %10.1f %10.1f %9.1f %7.4f %7.4f\n", w, r->name, r->m,
-               r->bits, r->lambda, r->nmse_db, r->est_bits, r->coded_bits, r->pdu_bits,
-               r->est_bits > 0 ? r->coded_bits / r->est_bits : NAN, r->rho);
+        printf("%-*s  %5d %2d %8.4g %9.3f %10.1f %10.1f %9.1f %9.4f %7.4f %6.1f\n", w, r->name,
+               r->m, r->bits, r->lambda, r->nmse_db, r->est_bits, r->coded_bits, r->pdu_bits,
+               r->est_bits > 0 ? r->coded_bits / r->est_bits : NAN, r->rho, 100.0 * r->end_share);
     }
     printf("(coded bits = 8 x bytes of the rANS stream, flush included; PDU bits add the 16-bit "
-           "length prefix and the CRC-32; every report decoded back to its own symbols)\n");
+           "length prefix and the CRC-32; every report decoded back to its own symbols;\n"
+           " end %% = share of symbols at 0 or 2^B - 1, where the compander's tanh saturates)\n");
 }
 
 /* CSV field, quoted when it holds a comma, quote or newline. */

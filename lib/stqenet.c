@@ -53,7 +53,7 @@ typedef struct stqenet {
     invcsi_attn_shape shape;   /* for max_batch (seqs is set per call) */
 
     /* parameter offsets */
-    size_t c1_w, c1_b, c2_w, c2_b, efc_w, efc_b, dfc_w, dfc_b, ent_raw, ent_cdf;
+    size_t c1_w, c1_b, c2_w, c2_b, efc_w, efc_b, efc_scale, dfc_w, dfc_b, ent_raw, ent_cdf;
     size_t blk[44];       /* block tensors in table order (see block_names) */
     int n_blk;
     unit_off head_off, cr_off[2][6];
@@ -66,7 +66,7 @@ typedef struct stqenet {
     /* activations [B][...] */
     float *a1;            /* [B][16][S] */
     float *X;             /* [B][2][S] skip */
-    float *blk_out;       /* [B][2][S] block output, then + X (the FC input) */
+    float *blk_out;       /* [B][2][S] block output, then (+ X) x in_scale (the FC input) */
     float *blk_saved;
     float *z, *u, *noise, *ut, *uh, *th;   /* [B][m] */
     float *dfc;           /* [B][dim] */
@@ -243,6 +243,11 @@ static int stqe_build(invcsi_model *model, invcsi_error *err)
     ADD("enc.fc.weight", 2, M, dim);
     ADD("enc.fc.bias", 1, M);
     {
+        const int sh1[1] = {1};
+        if ((rc = add_t(p, "enc.fc.in_scale", 1, sh1, 1, NULL, err)) != INVCSI_OK)
+            return rc;
+    }
+    {
         const int sh[2] = {M, INVCSI_ENTROPY_PARAMS_PER_DIM};
         if ((rc = add_t(p, "entropy.raw", 2, sh, 0, NULL, err)) != INVCSI_OK)
             return rc;
@@ -417,6 +422,7 @@ static int stqe_reserve(invcsi_model *model, int max_batch, invcsi_error *err)
     c->n_blk = N_BLOCK_TENSORS;
     if (!rc) rc = off_of(p, "enc.fc.weight", &c->efc_w, err);
     if (!rc) rc = off_of(p, "enc.fc.bias", &c->efc_b, err);
+    if (!rc) rc = off_of(p, "enc.fc.in_scale", &c->efc_scale, err);
     if (!rc) rc = off_of(p, "entropy.raw", &c->ent_raw, err);
     if (!rc) rc = off_of(p, INVCSI_CDF_TENSOR_NAME, &c->ent_cdf, err);
     if (!rc) rc = off_of(p, "dec.fc.weight", &c->dfc_w, err);
@@ -556,7 +562,19 @@ static void stqe_init(invcsi_model *model)
         else
             uniform_init(w, rows * cols, cols, seed, 16 + (uint64_t)i);
     }
-    uniform_init(d + c->efc_w, (long)c->m * c->dim, c->dim, seed, 4);
+    /* enc.fc sees its input times in_scale = 1/sqrt(dim) (frozen), so its stored weights
+     * start at U(-1, 1): the same function at init as U(-1/sqrt(dim), 1/sqrt(dim)), but
+     * Adam's per-weight step of ~lr now moves z by ~lr sum|f|/sqrt(dim) instead of
+     * ~lr sum|f|, 45x less at dim 2048 (the "equalised learning rate" of ProGAN).
+     * Measured on CDL-C, CR 1/16, lr 1e-3: symbols at 0 or 2^B - 1 (tanh saturated) after
+     * 25 / 100 steps: 97 / 97 % without it, 50 / 67 % with it; the rest of the early
+     * saturation comes from the unnormalised skip X growing (freezing the conv and block
+     * leaves 9 / 12 % after 25 / 50 steps). Saturation is a symptom of the first epochs'
+     * plateau at the all-zero reconstruction, not its cause: once the decoder leaves it
+     * (about epoch 7) the symbols spread out (0.1 % at the ends after 20 epochs). A higher
+     * lr (2e-3, 3e-3) kept the plateau longer. */
+    fill(d + c->efc_scale, 1, (float)(1.0 / sqrt((double)c->dim)));
+    uniform_init(d + c->efc_w, (long)c->m * c->dim, 1, seed, 4);
     fill(d + c->efc_b, c->m, 0.0f);
     invcsi_entropy_init(d + c->ent_raw, c->m, (float)c->levels / 4.0f, seed ^ 0x454e54ull, NULL);
     fill(d + c->ent_cdf, (long)c->m * (c->levels + 1), 0.0f);
@@ -628,8 +646,9 @@ static int encoder_forward(stqenet *c, const float *d, const float *x, int batch
     if (rc)
         return rc;
     const long n = (long)batch * c->dim;
+    const float in_scale = d[c->efc_scale];
     for (long i = 0; i < n; i++)
-        c->blk_out[i] += c->X[i];
+        c->blk_out[i] = (c->blk_out[i] + c->X[i]) * in_scale;
     rc = invcsi_dense_forward(c->z, c->blk_out, d + c->efc_w, d + c->efc_b, batch, c->dim, c->m,
                               err);
     if (!rc)
@@ -797,6 +816,9 @@ static int step(invcsi_model *model, const float *x, int batch, const float *noi
                                batch, c->dim, c->m, err);
     if (rc)
         return rc;
+    const float in_scale = d[c->efc_scale];
+    for (long i = 0; i < n; i++)
+        gs[i] *= in_scale;
     float *gX = gt;
     memcpy(gX, gs, sizeof(float) * (size_t)n); /* the skip */
     invcsi_attn_shape s = c->shape;
@@ -904,7 +926,8 @@ void invcsi_stqenet_set_bn_fold(invcsi_model *model, int fold)
  * lambda 4 where lambda 0.5 was at -1.1 dB), but measured it does NOT remove it: with the
  * warm-up, 7-epoch runs still sat at ~0 dB until epoch 5. The plateau comes with the
  * compander saturating (most symbols at 0 or 2^B - 1, where tanh' ~ 0), even at
- * lambda_eff = 0; the fix is open (see the issue notes). Harmless otherwise. */
+ * lambda_eff = 0; it ends when the decoder starts to use the latent (see stqe_init on
+ * enc.fc.in_scale). Harmless otherwise. */
 static void stqe_begin_epoch(invcsi_model *model, int epoch, int epochs)
 {
     stqenet *c = impl_of(model);

@@ -5,7 +5,7 @@
  *
  *   UE:  x [2][32][32] -> conv 1x1 2->16 (bias) -> conv 5x5 16->2 (bias) = X (skip)
  *        -> transformer block over row tokens (stqe_layers.h, ends with LayerNorm)
- *        -> + X -> flatten (2048) -> FC 2048 -> M = z
+ *        -> + X -> flatten (2048) -> x in_scale (1/sqrt 2048, frozen) -> FC 2048 -> M = z
  *        u = compander(z) (tanh + mu-law, mu 255, in [0, 2^B - 1]); symbols = round(u)
  *        symbols --rANS with the per-dimension 16-bit tables--> length + stream + CRC-32 PDU
  *   BS:  PDU --checks, rANS decode--> symbols -> t^ = mulaw^-1(symbols) in [-1, 1]
@@ -123,9 +123,10 @@ void invcsi_stqenet_set_bn_fold(invcsi_model *m, int fold);
  * is the real training. */
 void invcsi_stqenet_set_soft_round(invcsi_model *m, int soft);
 
-/* Training step that also ACCUMULATES dL/dx into dx (may be NULL) and uses the given
- * noise (u~ = u + noise[batch][M]; NULL draws it as train_step does) and BN mode, for
- * gradient checks. */
+/* Training step (BN in training mode) that also ACCUMULATES dL/dx into dx (may be NULL)
+ * and uses the given noise (u~ = u + noise[batch][M]); with noise NULL it draws the noise
+ * from the fixed seed cfg.seed ^ a constant, so every such call sees the same noise. For
+ * gradient checks and the PyTorch twin. */
 int invcsi_stqenet_train_step_ex(invcsi_model *m, const float *x, int batch,
                                  const float *noise, invcsi_losses *out, float *dx,
                                  invcsi_error *err);
