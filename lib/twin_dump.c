@@ -27,6 +27,23 @@ int invcsi_twin_create(invcsi_model **m, const char *kind, int nr, int nt, int n
     return invcsi_model_create(m, &cfg, max_batch, err);
 }
 
+int invcsi_twin_create_json(invcsi_model **m, const char *config_json, int max_batch,
+                            invcsi_error *err)
+{
+    *m = NULL;
+    invcsi_model_config cfg;
+    int rc = invcsi_model_config_from_json(&cfg, config_json, err);
+    if (rc != INVCSI_OK)
+        return rc;
+    return invcsi_model_create(m, &cfg, max_batch, err);
+}
+
+void invcsi_twin_begin_epoch(invcsi_model *m, int epoch, int epochs)
+{
+    if (m && m->ops->begin_epoch)
+        m->ops->begin_epoch(m, epoch, epochs);
+}
+
 int invcsi_twin_tensor_count(const invcsi_model *m) { return m ? m->params.n_tensors : 0; }
 
 int invcsi_twin_tensor(const invcsi_model *m, int i, const char **name, int *rank, int *shape,

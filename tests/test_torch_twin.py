@@ -59,6 +59,9 @@ SRC = os.environ.get("INVCSI_SOURCE_DIR", os.path.join(os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(SRC, "bench"))
 import torch_twin as tw  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import twin_lib  # noqa: E402
+
 BATCH = 8
 NR, NT, NC = 1, 32, 32
 CR = 1.0 / 16
@@ -71,30 +74,18 @@ TOL_MMD_ABS = 1e-8
 TOL_GRAD = 3e-5
 
 
-class Error(C.Structure):
-    _fields_ = [("code", C.c_int), ("msg", C.c_char * 512)]
+from twin_lib import Error, P, FP, E, check, fp, tensors  # noqa: E402
 
 
 def load_lib():
-    bdir = os.environ.get("INVCSI_BINARY_DIR")
-    if not bdir:
-        print("SKIP: INVCSI_BINARY_DIR not set (run through ctest)")
-        sys.exit(77)
-    lib = C.CDLL(os.path.join(bdir, "lib", "libinvcsi.so"))
-    P, FP, E = C.c_void_p, C.POINTER(C.c_float), C.POINTER(Error)
-    sig = {
+    return twin_lib.load_lib({
         "invcsi_twin_create": (C.c_int, [C.POINTER(P), C.c_char_p, C.c_int, C.c_int, C.c_int,
                                          C.c_double, C.c_int, C.c_char_p, C.c_uint64, C.c_int,
                                          E]),
-        "invcsi_twin_tensor_count": (C.c_int, [P]),
-        "invcsi_twin_tensor": (C.c_int, [P, C.c_int, C.POINTER(C.c_char_p),
-                                         C.POINTER(C.c_int), C.POINTER(C.c_int),
-                                         C.POINTER(FP), C.POINTER(FP), C.POINTER(C.c_int)]),
         "invcsi_twin_train_step": (C.c_int, [P, FP, C.c_int, C.c_uint64, C.c_uint64,
                                              C.POINTER(C.c_double), E]),
         "invcsi_model_save": (C.c_int, [P, C.c_char_p, P, C.c_int, E]),
         "invcsi_model_load": (C.c_int, [C.POINTER(P), C.c_char_p, C.c_int, E]),
-        "invcsi_model_destroy": (None, [P]),
         "invcsi_inn_of_model": (P, [P]),
         "invcsi_inn_forward": (C.c_int, [P, FP, C.c_int, FP, FP, E]),
         "invcsi_inn_inverse": (C.c_int, [P, FP, FP, C.c_int, FP, E]),
@@ -110,48 +101,16 @@ def load_lib():
         "invcsi_rng_normal": (C.c_double, [P]),
         "invcsi_gumbel_fill": (None, [FP, C.c_long, P]),
         "invcsi_params_zero_grad": (None, [P]),
-    }
-    for name, (res, args) in sig.items():
-        f = getattr(lib, name)
-        f.restype, f.argtypes = res, args
-    return lib
+    })
 
 
 LIB = load_lib()
 FAILS = []
 
 
-def fp(a):
-    assert a.dtype == np.float32 and a.flags["C_CONTIGUOUS"]
-    return a.ctypes.data_as(C.POINTER(C.c_float))
-
-
-def check(rc, err, what):
-    if rc != 0:
-        raise RuntimeError(f"{what}: {err.msg.decode()}")
-
-
-def tensors(m):
-    """name -> (data view, grad view or None, frozen) of a C model's parameter table."""
-    out = {}
-    for i in range(LIB.invcsi_twin_tensor_count(m)):
-        name, rank = C.c_char_p(), C.c_int()
-        shape = (C.c_int * 4)()
-        data, grad = C.POINTER(C.c_float)(), C.POINTER(C.c_float)()
-        frozen = C.c_int()
-        LIB.invcsi_twin_tensor(m, i, C.byref(name), C.byref(rank), shape, C.byref(data),
-                               C.byref(grad), C.byref(frozen))
-        shp = tuple(shape[d] for d in range(rank.value))
-        n = int(np.prod(shp)) if shp else 1
-        d = np.ctypeslib.as_array(data, (n,)).reshape(shp)
-        g = np.ctypeslib.as_array(grad, (n,)).reshape(shp) if grad else None
-        out[name.value.decode()] = (d, g, bool(frozen.value))
-    return out
-
-
 def perturb(m, rng):
     """Random weights: every trainable tensor moved off the C core's init."""
-    for name, (d, _, frozen) in tensors(m).items():
+    for name, (d, _, frozen) in tensors(LIB, m).items():
         if frozen:
             continue
         if name.endswith(".weight"):
@@ -180,13 +139,13 @@ def make_weights(kind, path, x, front="patch"):
     perturb(m, rng)
     if front == "energy":
         # a random permutation stands in for the fitted energy order
-        perm = tensors(m)["inn.front.perm"][0]
+        perm = tensors(LIB, m)["inn.front.perm"][0]
         perm[...] = rng.permutation(perm.size).astype(np.float32)
     if kind == "invcsinet":
         # the latent normalisation fitted to the perturbed INN's latents (then perturbed
         # by perturb() once more, below), so y_n spans the DAQ's [-1, 1]
         check(LIB.invcsi_invcsinet_fit_latent(m, fp(x), x.shape[0], C.byref(err)), err, "fit")
-        for name, (d, _, _) in tensors(m).items():
+        for name, (d, _, _) in tensors(LIB, m).items():
             if name.startswith("latent."):
                 d += 0.02 * rng.standard_normal(d.shape).astype(np.float32)
     check(LIB.invcsi_model_save(m, path.encode(), None, 0, C.byref(err)), err, "save")
@@ -240,7 +199,7 @@ def cmp_loss(what, c, t):
 def cmp_grads(cmod, params):
     """Every trainable tensor's gradient; returns (all ok, worst relative error, name)."""
     ok, worst, worst_name, n = True, 0.0, "", 0
-    for name, (_, g, frozen) in tensors(cmod).items():
+    for name, (_, g, frozen) in tensors(LIB, cmod).items():
         t = params[name]
         if frozen:
             if t.requires_grad:
@@ -321,7 +280,7 @@ def inn_yz_of(path, cfg, x):
                                  cfg["m"] / cfg["dim"], 0, cfg["front"].encode(), 1, BATCH,
                                  C.byref(err)), err, "create inn")
     src, _ = tw.read_safetensors(path)
-    for name, (d, _, _) in tensors(m).items():
+    for name, (d, _, _) in tensors(LIB, m).items():
         d[...] = src[name]
     y = np.zeros((BATCH, cfg["m"]), np.float32)
     z = np.zeros((BATCH, cfg["dim"] - cfg["m"]), np.float32)

@@ -28,6 +28,18 @@ int invcsi_twin_create(invcsi_model **m, const char *kind, int nr, int nt, int n
                        int bits, const char *front, uint64_t seed, int max_batch,
                        invcsi_error *err);
 
+/* Model from a config JSON object, as in a weights file's "config" entry (kind, nr, nt,
+ * nc and m required; every other key falls back to the kind's default, as
+ * invcsi_model_config_from_json does), weights initialised from its "seed". For configs
+ * invcsi_twin_create cannot express, e.g. STQENet's lambda ("mse_weight"):
+ *   {"kind": "stqenet", "nr": 1, "nt": 16, "nc": 16, "m": 32, "mse_weight": 2}. */
+int invcsi_twin_create_json(invcsi_model **m, const char *config_json, int max_batch,
+                            invcsi_error *err);
+
+/* ops->begin_epoch(m, epoch, epochs) when the kind has one (the epoch schedules: InvCSINet's
+ * beta, STQENet's rate warm-up), as the trainer calls it before every epoch; else nothing. */
+void invcsi_twin_begin_epoch(invcsi_model *m, int epoch, int epochs);
+
 /* Number of tensors in the parameter table. */
 int invcsi_twin_tensor_count(const invcsi_model *m);
 
