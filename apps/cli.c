@@ -196,17 +196,25 @@ static void log_device(void *ctx, const char *line)
     fprintf(stderr, "%s: %s\n", (const char *)ctx, line);
 }
 
-int cli_select_device(const char *prog, const char *device)
+int cli_select_device_caps(const char *prog, const char *device, unsigned need,
+                           const invcsi_backend **out)
 {
     const invcsi_backend *be;
     invcsi_error err;
     invcsi_error_clear(&err);
     invcsi_backend_set_log(log_device, (void *)prog);
-    const int rc = invcsi_backend_select_caps(device, INVCSI_BACKEND_CAP_MODELS, &be, &err);
+    const int rc = invcsi_backend_select_caps(device, need, &be, &err);
     invcsi_backend_set_log(NULL, NULL);
     if (rc != INVCSI_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         return -1;
     }
+    if (out)
+        *out = be;
     return 0;
+}
+
+int cli_select_device(const char *prog, const char *device)
+{
+    return cli_select_device_caps(prog, device, INVCSI_BACKEND_CAP_MODELS, NULL);
 }

@@ -40,6 +40,11 @@ int cli_parse_device(const char *prog, const char *v);
  * with the reason (the CUDA error string where there is no GPU; "prog: message" on stderr,
  * -1) and `auto` logs its choice as "prog: line". 0 on success. */
 int cli_select_device(const char *prog, const char *device);
+/* The same for a caller needing the backend capabilities `need` (backend.h, e.g.
+ * invcsi_backend_caps_for_kind("inn")); *out (may be NULL) receives the table. */
+struct invcsi_backend;
+int cli_select_device_caps(const char *prog, const char *device, unsigned need,
+                           const struct invcsi_backend **out);
 
 /* Monotonic wall clock, seconds. */
 double cli_now(void);

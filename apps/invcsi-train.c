@@ -8,6 +8,7 @@
  * is options, data loading, progress lines, Ctrl-C and the output files.
  */
 #include "cli.h"
+#include "invcsi/backend.h"
 
 #include "invcsi/bitlink.h"
 #include "invcsi/channels.h"
@@ -145,11 +146,12 @@ static void usage(FILE *f)
         "                     training options come from the checkpoint; only --epochs\n"
         "                     (to train longer), --eval-every, --checkpoint-every,\n"
         "                     --threads, --device and --quiet may be given again\n"
-        "  --device D         cpu | cuda | auto: where the model computes. This version\n"
-        "                     trains on the CPU only: cuda is an error naming why (no GPU or\n"
-        "                     driver, a build without CUDA, or the device training step not\n"
-        "                     being built yet), auto takes the CPU and says so on stderr\n"
-        "                     [cpu]\n"
+        "  --device D         cpu | cuda | auto: where the model computes. cuda: the INN\n"
+        "                     (--model inn) trains device-resident (one CUDA graph per\n"
+        "                     step); the other kinds run on the CPU only and cuda names\n"
+        "                     why; without a GPU or driver, or in a build without CUDA,\n"
+        "                     cuda is an error with the CUDA error string; auto takes\n"
+        "                     cuda when it can and says which on stderr [cpu]\n"
         "  --quiet            no progress lines\n"
         "  -o, --output FILE  weights file (safetensors), required; written atomically\n"
         "                     (FILE.tmp, then rename)\n"
@@ -519,7 +521,13 @@ int main(int argc, char **argv)
     train_cli o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
-    if (cli_select_device(PROG, o.device) != 0)
+    /* The backend for the model kind asked for (with --resume the kind comes from the
+     * checkpoint: checked again once the model exists). No GPU: `cuda` fails here with the
+     * CUDA error string. */
+    const invcsi_backend *be = NULL;
+    if (cli_select_device_caps(PROG, o.device,
+                               invcsi_backend_caps_for_kind(o.resume ? "inn" : o.model),
+                               &be) != 0)
         return 1;
     invcsi_set_threads(o.threads);
 
@@ -709,6 +717,18 @@ int main(int argc, char **argv)
                    m->ops->fit_front(m, d.x_train, d.n_train, &err) != INVCSI_OK) {
             goto out;
         }
+    }
+    {
+        /* the model computes on the selected backend from here on (an INN on CUDA: weights,
+         * gradients and Adam state in one device allocation, activations in another) */
+        const unsigned need = invcsi_backend_caps_for_kind(cfg.kind);
+        if ((be->caps & need) != need && !strcmp(o.device, "auto")) {
+            fprintf(stderr, "%s: device auto: using cpu (model kind %s does not run on %s)\n",
+                    PROG, cfg.kind, be->name);
+            be = invcsi_backend_cpu();
+        }
+        if (invcsi_model_use_backend(m, be, &err) != INVCSI_OK)
+            goto out;
     }
     if (!o.quiet) {
         fprintf(stderr,

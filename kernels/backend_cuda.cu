@@ -2,7 +2,8 @@
 /*
  * The CUDA backend table (include/invcsi/backend.h): cuBLAS GEMMs, the one documented
  * block reduction for sums (invcsi_cuda_sum of kernels/reduce.cu), cudaMalloc/cudaMemcpy,
- * all on one stream.
+ * the kernel table (every launcher of kernels/elementwise.cu) and captured steps (CUDA
+ * graphs, cuda_run_step), all on one stream.
  *
  * Built whenever nvcc is found (kernels/CMakeLists.txt -> static lib invcsi_cuda, wrapped
  * by lib/CMakeLists.txt into the module libinvcsi_cuda_backend.so that lib/backend.c loads
@@ -16,6 +17,13 @@
 #include "invcsi/backend.h"
 
 #include "cuda_kernels.h" /* invcsi_cuda_sum, INVCSI_MAX_GRID */
+#include "kernel_list.h"  /* INVCSI_ELEMENTWISE_KERNELS */
+
+// Every launcher of kernels/elementwise.cu, declared from the list (the hand-written
+// declarations of cuda_kernels.h must agree with these, or this file does not compile).
+#define INVCSI_CUDA_DECLARE(name, n_expr, params, args)                                       \
+    extern "C" int invcsi_cuda_##name(INVCSI_UNPAREN params, void *stream);
+INVCSI_ELEMENTWISE_KERNELS(INVCSI_CUDA_DECLARE)
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -35,6 +43,8 @@ struct cuda_state {
     cudaStream_t stream = nullptr;
     cublasHandle_t cublas = nullptr;
     float *sum_scratch = nullptr;       // INVCSI_MAX_GRID partials + 1 result
+    void *cublas_workspace = nullptr;   // fixed cuBLAS workspace: no allocation inside a
+                                        // captured step
     std::mutex sticky_lock;             // first asynchronous failure, for synchronize()
     int sticky_rc = INVCSI_OK;
     char sticky_msg[INVCSI_ERROR_MSG_LEN] = "";
@@ -229,9 +239,79 @@ int cuda_synchronize(invcsi_error *err)
     return rc;
 }
 
+/* ---- the kernel table: the launchers of kernels/elementwise.cu on the backend's stream;
+ * a failed launch is recorded for synchronize() ---- */
+#define INVCSI_CUDA_TABLE_FN(name, n_expr, params, args)                                      \
+    void cuda_k_##name(INVCSI_UNPAREN params)                                                 \
+    {                                                                                         \
+        check_cuda(#name " kernel launch",                                                    \
+                   (cudaError_t)invcsi_cuda_##name(INVCSI_UNPAREN args, g_cuda.stream));      \
+    }
+INVCSI_ELEMENTWISE_KERNELS(INVCSI_CUDA_TABLE_FN)
+
+void cuda_k_sum(const float *x, long n, float *partial, float *result)
+{
+    check_cuda("sum kernel launch",
+               (cudaError_t)invcsi_cuda_sum(x, n, partial, result, g_cuda.stream));
+}
+
+#define INVCSI_CUDA_TABLE_ENTRY(name, n_expr, params, args) cuda_k_##name,
+const invcsi_kernels CUDA_KERNELS = {INVCSI_ELEMENTWISE_KERNELS(INVCSI_CUDA_TABLE_ENTRY) cuda_k_sum};
+
+/* ---- captured steps (backend.h, "Capture") ---- */
+struct cuda_step_graph {
+    long key;
+    cudaGraphExec_t exec;
+};
+
+void cuda_graph_free(void *graph)
+{
+    cuda_step_graph *g = static_cast<cuda_step_graph *>(graph);
+    if (!g)
+        return;
+    if (g->exec)
+        check_cuda("cudaGraphExecDestroy", cudaGraphExecDestroy(g->exec));
+    delete g;
+}
+
+// First call for a handle (or a new key): capture fn's work on the stream into a graph,
+// instantiate it and launch it. Later calls: launch the instantiated graph again. fn may
+// queue kernels and cuBLAS calls only (a copy, allocation or synchronisation inside a
+// capture fails the capture, reported here).
+int cuda_run_step(void **graph, long key, invcsi_step_fn fn, void *ctx, invcsi_error *err)
+{
+    cuda_step_graph *g = static_cast<cuda_step_graph *>(*graph);
+    if (g && g->key == key) {
+        cudaError_t e = cudaGraphLaunch(g->exec, g_cuda.stream);
+        return e == cudaSuccess ? INVCSI_OK : fail_now(err, "cudaGraphLaunch", e);
+    }
+    cuda_graph_free(g);
+    *graph = nullptr;
+    cudaError_t e = cudaStreamBeginCapture(g_cuda.stream, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess)
+        return fail_now(err, "cudaStreamBeginCapture", e);
+    int rc = fn(ctx, err);
+    cudaGraph_t captured = nullptr;
+    e = cudaStreamEndCapture(g_cuda.stream, &captured);
+    if (rc != INVCSI_OK || e != cudaSuccess) {
+        if (captured)
+            cudaGraphDestroy(captured);
+        return rc != INVCSI_OK ? rc : fail_now(err, "cudaStreamEndCapture", e);
+    }
+    cudaGraphExec_t exec = nullptr;
+    e = cudaGraphInstantiate(&exec, captured, 0);
+    cudaGraphDestroy(captured);
+    if (e != cudaSuccess)
+        return fail_now(err, "cudaGraphInstantiate", e);
+    g = new cuda_step_graph{key, exec};
+    *graph = g;
+    e = cudaGraphLaunch(exec, g_cuda.stream);
+    return e == cudaSuccess ? INVCSI_OK : fail_now(err, "cudaGraphLaunch", e);
+}
+
 const invcsi_backend CUDA_BACKEND = {
     "cuda",
-    0u, // no INVCSI_BACKEND_CAP_MODELS: the device training step is not built yet
+    INVCSI_BACKEND_CAP_INN, // the INN model only: the other kinds compute on host buffers
     cuda_describe,
     cuda_sgemm,
     cuda_sgemm_strided_batched,
@@ -241,6 +321,10 @@ const invcsi_backend CUDA_BACKEND = {
     cuda_copy_to_device,
     cuda_copy_to_host,
     cuda_synchronize,
+    0, // conv_chunk_columns: the whole batch in one GEMM
+    &CUDA_KERNELS,
+    cuda_run_step,
+    cuda_graph_free,
 };
 
 // Device 0 (of those CUDA_VISIBLE_DEVICES shows), its stream, the cuBLAS handle and the sum
@@ -289,6 +373,20 @@ void probe(void)
             CUBLAS_STATUS_SUCCESS) {
         s.rc = INVCSI_EDEVICE;
         snprintf(s.why, sizeof s.why, "cuBLAS setup failed: %s", cublasGetStatusString(st));
+        return;
+    }
+    // A fixed workspace, so that no cuBLAS call allocates while a step is being captured.
+    const size_t workspace = (size_t)32 << 20;
+    if ((e = cudaMalloc(&s.cublas_workspace, workspace)) != cudaSuccess) {
+        s.rc = INVCSI_EDEVICE;
+        snprintf(s.why, sizeof s.why, "cuBLAS workspace: cudaMalloc failed: %s (%s)",
+                 cudaGetErrorString(e), cudaGetErrorName(e));
+        return;
+    }
+    if ((st = cublasSetWorkspace(s.cublas, s.cublas_workspace, workspace)) !=
+        CUBLAS_STATUS_SUCCESS) {
+        s.rc = INVCSI_EDEVICE;
+        snprintf(s.why, sizeof s.why, "cublasSetWorkspace failed: %s", cublasGetStatusString(st));
         return;
     }
     int cublas_version = 0;

@@ -134,6 +134,17 @@ int invcsi_cuda_bn_backward_dx(float *dx, const float *dy, const float *x, const
 int invcsi_cuda_zprior_sample(const float *mu, const float *log_sigma, const float *noise,
                               float *z, int batch, int zdims, void *stream);
 
+/* Every kernel of the list, the ones above and those of the device-resident INN step
+ * (fill, copy_rows, add_scaled, scale, gather/scatter_perm, channel_perm, im2col_planes,
+ * col2im_planes_add, nchw_to_rows, rows_to_nchw, mirror_weight, unmirror_add, plane_fill,
+ * channel_sums, row_sums, row_sumsq, row_scale_add, mmd_loss, report_sse, sse_finish:
+ * parameters and meaning in kernels/kernel_bodies.h), declared from the list itself. */
+#include "kernel_list.h"
+#define INVCSI_CUDA_LAUNCHER_DECL(name, n_expr, params, args)                                 \
+    int invcsi_cuda_##name(INVCSI_UNPAREN params, void *stream);
+INVCSI_ELEMENTWISE_KERNELS(INVCSI_CUDA_LAUNCHER_DECL)
+#undef INVCSI_CUDA_LAUNCHER_DECL
+
 /* Sum of x[0..n) (kernels/reduce.cu): the documented block reduction of
  * kernels/kernel_bodies.h, two launches. partial: invcsi_cuda_sum_partials(n) floats of
  * device scratch; *result (device) = the float sum. Fixed order: the same bits every run. */

@@ -124,6 +124,100 @@ INVCSI_HD void kb_col2im_add(long e, const float *col, float *din, int cn, int c
     din[e] = acc;
 }
 
+/* The same two maps with one item per PLANE / ROW (the backend conv of lib/nn_conv.c uses
+ * these): the per-element kernels above divide ~8 times per element, which made im2col 70 %
+ * of the INN step on the CPU. Same index rule (kernels/index_math.h tap offsets and valid
+ * spans), same values, and col2im_planes_add adds the taps of each element in the same
+ * row-major order onto its old value, so it equals col2im_add bit for bit.
+ * im2col_planes: item t = (ci, b), t = ci cn + b: the kh kw rows (ci, i, j) of sample b.
+ * The body is instantiated once more with the constants of the INN's maps (4 x 4, 3 x 3)
+ * so the host compiler unrolls and vectorises the tiny rows (host only: on the device the
+ * fully unrolled instance spills registers, and the generic loop is what a GPU wants). */
+#if defined(__CUDACC__)
+#define INVCSI_HD_INLINE __host__ __device__ __forceinline__
+/* the tap loops: rolled on the device (unrolled, they spilled on sm_90), unrolled on the
+ * host (the 4 x 4, 3 x 3 instance then becomes straight-line moves) */
+#define INVCSI_TAP_LOOP_UNROLL _Pragma("unroll 1")
+#else
+#define INVCSI_HD_INLINE static inline __attribute__((always_inline))
+#define INVCSI_TAP_LOOP_UNROLL _Pragma("GCC unroll 16")
+#endif
+INVCSI_HD_INLINE void im2col_plane(const float *plane, float *dst, long cols, int H, int W,
+                                   int kh, int kw)
+{
+    INVCSI_TAP_LOOP_UNROLL
+    for (int i = 0; i < kh; i++) {
+        const int dy = invcsi_conv_tap_offset(i, kh);
+        INVCSI_TAP_LOOP_UNROLL
+        for (int j = 0; j < kw; j++, dst += cols) {
+            const int dx = invcsi_conv_tap_offset(j, kw);
+            INVCSI_TAP_LOOP_UNROLL
+            for (int y = 0; y < H; y++) {
+                const int yy = y + dy;
+                const int row_in = yy >= 0 && yy < H;
+                INVCSI_TAP_LOOP_UNROLL
+                for (int x = 0; x < W; x++) {
+                    const int xx = x + dx;
+                    dst[y * W + x] = row_in && xx >= 0 && xx < W ? plane[yy * W + xx] : 0.0f;
+                }
+            }
+        }
+    }
+}
+INVCSI_HD void kb_im2col_planes(long t, const float *in, float *col, int cn, int cin, int H,
+                                int W, int kh, int kw)
+{
+    const long hw = (long)H * W, cols = (long)cn * hw;
+    /* 32-bit division (items = cin cn < 2^31): a 64-bit one is a device subroutine call
+     * whose frame ptxas reports as local memory */
+    const int ci = (int)t / cn, b = (int)t - ci * cn;
+    const float *plane = in + ((long)b * cin + ci) * hw;
+    float *dst0 = col + (long)ci * kh * kw * cols + b * hw;
+#if !defined(__CUDACC__)
+    if (H == 4 && W == 4 && kh == 3 && kw == 3)
+        im2col_plane(plane, dst0, cols, 4, 4, 3, 3);
+    else
+#endif
+        im2col_plane(plane, dst0, cols, H, W, kh, kw);
+}
+/* col2im_planes_add: item t = (b, ci), one plane of the input gradient din[cn][Cin][H][W];
+ * each element adds its taps in row-major order onto its old value (as col2im_add). */
+INVCSI_HD_INLINE void col2im_plane(const float *col0, float *plane, long cols, int H, int W,
+                                   int kh, int kw)
+{
+    INVCSI_TAP_LOOP_UNROLL
+    for (int yy = 0; yy < H; yy++)
+        for (int xx = 0; xx < W; xx++) {
+            float acc = plane[(long)yy * W + xx];
+            for (int i = 0; i < kh; i++) {
+                const int y = yy - invcsi_conv_tap_offset(i, kh);
+                if (y < 0 || y >= H)
+                    continue;
+                for (int j = 0; j < kw; j++) {
+                    const int x = xx - invcsi_conv_tap_offset(j, kw);
+                    if (x < 0 || x >= W)
+                        continue;
+                    acc += col0[(long)(i * kw + j) * cols + (long)y * W + x];
+                }
+            }
+            plane[(long)yy * W + xx] = acc;
+        }
+}
+INVCSI_HD void kb_col2im_planes_add(long t, const float *col, float *din, int cn, int cin, int H,
+                                    int W, int kh, int kw)
+{
+    const long hw = (long)H * W, cols = (long)cn * hw;
+    const int b = (int)t / cin, ci = (int)t - b * cin; /* 32-bit: see im2col_planes */
+    const float *col0 = col + (long)ci * kh * kw * cols + b * hw;
+    float *plane = din + t * hw;
+#if !defined(__CUDACC__)
+    if (H == 4 && W == 4 && kh == 3 && kw == 3)
+        col2im_plane(col0, plane, cols, 4, 4, 3, 3);
+    else
+#endif
+        col2im_plane(col0, plane, cols, H, W, kh, kw);
+}
+
 /* ---- DAQ (lib/daq.c) ----------------------------------------------------------------------
  * Tables: thr[dims][nk], step[dims][nk], lev[dims][nk+1], nk = L - 1. Items of daq_forward,
  * daq_quantize, daq_dequantize: e = b * dims + d. */
@@ -323,115 +417,207 @@ INVCSI_HD void kb_zprior_sample(long e, const float *mu, const float *log_sigma,
     z[e] = noise ? ic_zprior_sample(mu[k], log_sigma[k], noise[e]) : mu[k];
 }
 
-/* ---- the list ------------------------------------------------------------------------------ */
-#define INVCSI_ELEMENTWISE_KERNELS(X)                                                          \
-    X(leaky_relu_forward, n, (const float *x, float *y, long n, float slope), (x, y, n, slope)) \
-    X(leaky_relu_backward, n, (float *dx, const float *dy, const float *x, long n, float slope), \
-      (dx, dy, x, n, slope))                                                                    \
-    X(sigmoid_forward, n, (const float *x, float *y, long n), (x, y, n))                        \
-    X(sigmoid_backward, n, (float *dx, const float *dy, const float *y, long n), (dx, dy, y, n)) \
-    X(tanh_forward, n, (const float *x, float *y, long n), (x, y, n))                           \
-    X(tanh_backward, n, (float *dx, const float *dy, const float *y, long n), (dx, dy, y, n))    \
-    X(soft_clamp_forward, n, (const float *x, float *y, long n, float clamp), (x, y, n, clamp)) \
-    X(soft_clamp_backward, n, (float *dx, const float *dy, const float *x, long n, float clamp), \
-      (dx, dy, x, n, clamp))                                                                    \
-    X(affine_forward, n,                                                                        \
-      (const float *x2, const float *r, const float *e, float *y2, long n, float clamp),       \
-      (x2, r, e, y2, n, clamp))                                                                 \
-    X(affine_inverse, n,                                                                        \
-      (const float *y2, const float *r, const float *e, float *x2, long n, float clamp),       \
-      (y2, r, e, x2, n, clamp))                                                                 \
-    X(affine_forward_grad, n,                                                                   \
-      (const float *dy2, const float *x2, const float *r, float *dx2, float *dr, long n,       \
-       float clamp),                                                                            \
-      (dy2, x2, r, dx2, dr, n, clamp))                                                          \
-    X(affine_inverse_grad, n,                                                                   \
-      (const float *dx2, const float *x2, const float *r, float *dy2, float *dr, float *de,    \
-       long n, float clamp),                                                                    \
-      (dx2, x2, r, dy2, dr, de, n, clamp))                                                      \
-    X(patchify, (long)batch * planes * h * w,                                                   \
-      (const float *in, float *out, int batch, int planes, int h, int w, int p),               \
-      (in, out, batch, planes, h, w, p))                                                        \
-    X(unpatchify, (long)batch * planes * h * w,                                                 \
-      (const float *in, float *out, int batch, int planes, int h, int w, int p),               \
-      (in, out, batch, planes, h, w, p))                                                        \
-    X(im2col, (long)cin * kh * kw * cn * H * W,                                                 \
-      (const float *in, float *col, int cn, int cin, int H, int W, int kh, int kw),            \
-      (in, col, cn, cin, H, W, kh, kw))                                                         \
-    X(col2im_add, (long)cn * cin * H * W,                                                       \
-      (const float *col, float *din, int cn, int cin, int H, int W, int kh, int kw),           \
-      (col, din, cn, cin, H, W, kh, kw))                                                        \
-    X(daq_derive, dims,                                                                         \
-      (const float *thr_raw, const float *step_raw, int dims, int nk, float range, float *thr, \
-       float *step, float *lev),                                                                \
-      (thr_raw, step_raw, dims, nk, range, thr, step, lev))                                     \
-    X(daq_forward, n,                                                                           \
-      (const float *y, const float *thr, const float *step, const float *lev, long n,          \
-       int dims, int nk, float range, float beta, float *q_hard, float *q_soft, int *indices), \
-      (y, thr, step, lev, n, dims, nk, range, beta, q_hard, q_soft, indices))                   \
-    X(daq_backward_sums, dims,                                                                  \
-      (const float *thr, const float *step, const float *y, const float *dq, int batch,        \
-       int dims, int nk, float beta, float *dy, double *work),                                 \
-      (thr, step, y, dq, batch, dims, nk, beta, dy, work))                                      \
-    X(daq_backward_raw, dims,                                                                   \
-      (const float *thr_raw, const float *step_raw, const double *work, const float *dlevels,  \
-       int dims, int nk, float *dthr_raw, float *dstep_raw),                                    \
-      (thr_raw, step_raw, work, dlevels, dims, nk, dthr_raw, dstep_raw))                        \
-    X(daq_quantize, n, (const float *y, const float *thr, long n, int dims, int nk, int *indices), \
-      (y, thr, n, dims, nk, indices))                                                           \
-    X(daq_dequantize, n,                                                                        \
-      (const float *levels, const int *indices, long n, int dims, int L, float *out),          \
-      (levels, indices, n, dims, L, out))                                                       \
-    X(dbcd_forward, n,                                                                          \
-      (const float *q, const float *levels, const float *P, const float *gumbel, long n,       \
-       int dims, int L, float delta, float tau, float *y, int *detected, float *y_soft,        \
-       float *save),                                                                            \
-      (q, levels, P, gumbel, n, dims, L, delta, tau, y, detected, y_soft, save))                \
-    X(dbcd_backward, dims,                                                                      \
-      (const float *dy, const float *q, const float *levels, const float *P, const float *save, \
-       int batch, int dims, int L, float delta, float tau, float *dq, float *dlevels,          \
-       double *work_dc, float *work_u),                                                         \
-      (dy, q, levels, P, save, batch, dims, L, delta, tau, dq, dlevels, work_dc, work_u))       \
-    X(bpsk_map, n, (const uint8_t *bits, float *sym, long n, float sqrt_es),                   \
-      (bits, sym, n, sqrt_es))                                                                  \
-    X(bpsk_hard, n, (const float *rx, uint8_t *bits, long n, int stride), (rx, bits, n, stride)) \
-    X(bpsk_llr, n, (const float *rx, float *llr, long n, int stride, float scale),             \
-      (rx, llr, n, stride, scale))                                                              \
-    X(sq_dist_finish, (long)n * n,                                                              \
-      (float *d2, const float *nx, const float *ny, int n, int same_set),                      \
-      (d2, nx, ny, n, same_set))                                                                \
-    X(mmd_kernel, (long)n * n,                                                                  \
-      (const float *d2, float *kval, int n, float coef, const float *c_list, int n_c,          \
-       float c_default, int zero_diag),                                                         \
-      (d2, kval, n, coef, c_list, n_c, c_default, zero_diag))                                   \
-    X(mmd_weight, (long)n * n,                                                                  \
-      (const float *d2, float *w, int n, float coef, const float *c_list, int n_c,             \
-       float c_default, int zero_diag),                                                         \
-      (d2, w, n, coef, c_list, n_c, c_default, zero_diag))                                      \
-    X(sq_err, n, (const float *pred, const float *target, float *err, long n),                 \
-      (pred, target, err, n))                                                                   \
-    X(mse_backward, n,                                                                          \
-      (const float *pred, const float *target, float *dpred, float *dtarget, long n, float k), \
-      (pred, target, dpred, dtarget, n, k))                                                     \
-    X(adam, n,                                                                                  \
-      (float *param, const float *grad, float *m, float *v, long n, float beta1,               \
-       float one_minus_b1, float beta2, float one_minus_b2, float eps, float weight_decay,     \
-       float step_size, float inv_sqrt_bc2),                                                    \
-      (param, grad, m, v, n, beta1, one_minus_b1, beta2, one_minus_b2, eps, weight_decay,      \
-       step_size, inv_sqrt_bc2))                                                                \
-    X(bn_apply, (long)batch * channels * spatial,                                               \
-      (const float *x, float *y, const float *scale, const float *shift, int batch,             \
-       int channels, int spatial),                                                              \
-      (x, y, scale, shift, batch, channels, spatial))                                           \
-    X(bn_backward_dx, (long)batch * channels * spatial,                                         \
-      (float *dx, const float *dy, const float *x, const float *mean, const float *invstd,     \
-       const float *k, const float *mean_dy, const float *mean_dy_xhat, int batch,             \
-       int channels, int spatial),                                                              \
-      (dx, dy, x, mean, invstd, k, mean_dy, mean_dy_xhat, batch, channels, spatial))            \
-    X(zprior_sample, (long)batch * zdims,                                                       \
-      (const float *mu, const float *log_sigma, const float *noise, float *z, int batch,       \
-       int zdims),                                                                              \
-      (mu, log_sigma, noise, z, batch, zdims))
+/* ---- data movement and arithmetic of the device-resident INN step (lib/inn_*.c) ----------
+ * Everything the INN step does between GEMMs that is not already a kernel above, so the
+ * step never touches a buffer from the host (include/invcsi/backend.h, invcsi_kernels). */
+INVCSI_HD void kb_fill(long i, float *x, long n, float value) { x[i] = value; }
+/* dst[r * dst_stride + c] = src[r * src_stride + c] for r < rows, c < cols: memcpy (rows 1),
+ * concat / split / merge of per-report halves */
+INVCSI_HD void kb_copy_rows(long e, float *dst, const float *src, long rows, long cols,
+                            long dst_stride, long src_stride)
+{
+    /* rows == 1 (a plain copy) skips the 64-bit division: it dominated the copy */
+    const long r = rows == 1 ? 0 : e / cols, c = e - r * cols;
+    dst[r * dst_stride + c] = src[r * src_stride + c];
+}
+/* out = x + alpha y (out may be x or y: element-wise) */
+INVCSI_HD void kb_add_scaled(long i, float *out, const float *x, const float *y, long n,
+                             float alpha)
+{
+    out[i] = x[i] + alpha * y[i];
+}
+/* out = alpha x */
+INVCSI_HD void kb_scale(long i, float *out, const float *x, long n, float alpha)
+{
+    out[i] = alpha * x[i];
+}
+/* out[b][k] = in[b][perm[k]] (perm holds indices as floats) */
+INVCSI_HD void kb_gather_perm(long o, float *out, const float *in, const float *perm, int batch,
+                              int dim)
+{
+    const long b = o / dim;
+    out[o] = in[b * dim + (long)perm[o - b * dim]];
+}
+/* out[b][perm[k]] = in[b][k]: the inverse (and adjoint) of the gather; item = input element */
+INVCSI_HD void kb_scatter_perm(long o, float *out, const float *in, const float *perm, int batch,
+                               int dim)
+{
+    const long b = o / dim;
+    out[b * dim + (long)perm[o - b * dim]] = in[o];
+}
+/* Channel permutation between two INN blocks, on states kept as halves h1 [batch][c1][g],
+ * h2 [batch][channels - c1][g]: forward dst channel j = src channel perm[j], inverse dst
+ * channel perm[j] = src channel j. Item e = (b, j, q) over batch x channels x g. */
+INVCSI_HD void kb_channel_perm(long e, const float *s1, const float *s2, float *d1, float *d2,
+                               const float *perm, int batch, int channels, int c1, int g,
+                               int inverse)
+{
+    const long per = (long)channels * g;
+    const long b = e / per, r = e - b * per;
+    const int j = (int)(r / g), q = (int)(r - (long)j * g);
+    const int pj = (int)perm[j];
+    const int sc = inverse ? j : pj, dc = inverse ? pj : j;
+    const long c2 = channels - c1;
+    const float v = sc < c1 ? s1[(b * c1 + sc) * g + q] : s2[(b * c2 + sc - c1) * g + q];
+    if (dc < c1)
+        d1[(b * c1 + dc) * g + q] = v;
+    else
+        d2[(b * c2 + dc - c1) * g + q] = v;
+}
+/* [cn][ch][hw] -> rows [ch][cn hw] (the GEMM layout of a conv chunk); item = one plane
+ * (b, c) of x, its hw values */
+INVCSI_HD void kb_nchw_to_rows(long t, float *r, const float *x, int cn, int ch, long hw)
+{
+    const long b = t / ch, c = t - b * ch;
+    const float *src = x + t * hw;
+    float *dst = r + c * (cn * hw) + b * hw;
+    for (long p = 0; p < hw; p++)
+        dst[p] = src[p];
+}
+/* rows [ch][cn hw] -> x [cn][ch][hw]: accumulate ? x += r : x = r + bias[c] (bias may be
+ * NULL); item = one plane (b, c) of x */
+INVCSI_HD void kb_rows_to_nchw(long t, float *x, const float *r, const float *bias, int cn,
+                               int ch, long hw, int accumulate)
+{
+    const long b = t / ch, c = t - b * ch;
+    const float *src = r + c * (cn * hw) + b * hw;
+    float *dst = x + t * hw;
+    if (accumulate) {
+        for (long p = 0; p < hw; p++)
+            dst[p] += src[p];
+    } else {
+        const float bb = bias ? bias[c] : 0.0f;
+        for (long p = 0; p < hw; p++)
+            dst[p] = src[p] + bb;
+    }
+}
+/* Output-side ("B") form of the conv (lib/nn_conv.c): Wf[(co, t)][ci] = W[co][ci][kk-1-t],
+ * the weight with mirrored taps; item = one Wf element */
+INVCSI_HD void kb_mirror_weight(long e, float *wf, const float *w, int cout, int cin, int kk)
+{
+    const long ci = e % cin, cot = e / cin;
+    const long t = cot % kk, co = cot / kk;
+    wf[e] = w[(co * cin + ci) * kk + (kk - 1 - t)];
+}
+/* dW[co][ci][t'] += dWf[(co, kk-1-t')][ci]; item = one dW element */
+INVCSI_HD void kb_unmirror_add(long e, float *dw, const float *dwf, int cout, int cin, int kk)
+{
+    const long t = e % kk, coci = e / kk;
+    const long ci = coci % cin, co = coci / cin;
+    dw[e] += dwf[(co * kk + (kk - 1 - t)) * cin + ci];
+}
+/* x[b][c][:] = bias[c] (0 when bias is NULL); item = one plane */
+INVCSI_HD void kb_plane_fill(long t, float *x, const float *bias, int cn, int ch, long hw)
+{
+    const float v = bias ? bias[t % ch] : 0.0f;
+    float *d = x + t * hw;
+    for (long p = 0; p < hw; p++)
+        d[p] = v;
+}
+/* out[c] (+)= sum over b, p of x[b][c][p] (the bias gradient), in double: eight lanes,
+ * lane l adding x[b][c][8q + l] over b (outer) and q, the tail p >= 8 floor(hw / 8) of each
+ * plane into lane 0, then lanes 0..7 summed in order. (One chain of dependent double adds
+ * cost more than the rest of the INN's backward bookkeeping; the constant lane indices
+ * keep the lanes in registers on a GPU.) */
+INVCSI_HD void kb_channel_sums(long c, float *out, const float *x, int cn, int ch, long hw,
+                               int accumulate)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    const long full = hw / 8 * 8;
+    for (long b = 0; b < cn; b++) {
+        const float *d = x + (b * ch + c) * hw;
+        for (long p = 0; p < full; p += 8)
+            for (int l = 0; l < 8; l++)
+                acc[l] += d[p + l];
+        for (long p = full; p < hw; p++)
+            acc[0] += d[p];
+    }
+    double sum = 0.0;
+    for (int l = 0; l < 8; l++)
+        sum += acc[l];
+    out[c] = accumulate ? out[c] + (float)sum : (float)sum;
+}
+/* out[i] (+)= sum over j < cols of x[i rs + j cs], in double in increasing j (bias
+ * gradients, the MMD's weight-matrix row sums). One thread per row. */
+INVCSI_HD void kb_row_sums(long i, float *out, const float *x, long rows, long cols, long rs,
+                           long cs, int accumulate)
+{
+    double acc = 0.0;
+    for (long j = 0; j < cols; j++)
+        acc += x[i * rs + j * cs];
+    out[i] = accumulate ? out[i] + (float)acc : (float)acc;
+}
+/* out[i] = sum over the row of x^2, in double (squared row norms of the MMD) */
+INVCSI_HD void kb_row_sumsq(long i, float *out, const float *x, long rows, long cols)
+{
+    double acc = 0.0;
+    const float *r = x + i * cols;
+    for (long k = 0; k < cols; k++)
+        acc += (double)r[k] * r[k];
+    out[i] = (float)acc;
+}
+/* dx[i][k] += r[i] x[i][k] */
+INVCSI_HD void kb_row_scale_add(long e, float *dx, const float *r, const float *x, long rows,
+                                long cols)
+{
+    dx[e] += r[e / cols] * x[e];
+}
+/* The unbiased MMD^2 from the three distance matrices, in double in row-major order, into
+ * loss[0] (rounded to float, as invcsi_mmd_imq_forward returns it). ONE item: a serial
+ * loop over n^2 entries (16 K at batch 128), kept serial so the sum is the CPU's exactly. */
+INVCSI_HD void kb_mmd_loss(long t, const float *d2_aa, const float *d2_bb, const float *d2_ab,
+                           int n, const float *c_list, int n_c, float c_default, double *loss)
+{
+    double s_same = 0.0, s_cross = 0.0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            const long ij = (long)i * n + j;
+            if (i != j)
+                s_same += (double)nn_imq_sum(d2_aa[ij], c_list, n_c, c_default) +
+                          nn_imq_sum(d2_bb[ij], c_list, n_c, c_default);
+            s_cross += nn_imq_sum(d2_ab[ij], c_list, n_c, c_default);
+        }
+    loss[0] = (double)(float)(s_same / ((double)n * (n - 1)) - 2.0 * s_cross / ((double)n * n));
+}
+/* Per report b: e[b] = sum (xhat - x)^2 and p[b] = sum x^2, in double (invcsi_batch_sse) */
+INVCSI_HD void kb_report_sse(long b, const float *x, const float *xhat, int batch, int dim,
+                             double *e, double *p)
+{
+    const float *xb = x + b * dim, *hb = xhat + b * dim;
+    double ee = 0.0, pp = 0.0;
+    for (int i = 0; i < dim; i++) {
+        const double d = (double)hb[i] - xb[i];
+        ee += d * d;
+        pp += (double)xb[i] * xb[i];
+    }
+    e[b] = ee;
+    p[b] = pp;
+}
+/* ONE item: out[0] = sum_b e[b], out[1] = sum_b e[b] / p[b] (p > 0), in order */
+INVCSI_HD void kb_sse_finish(long t, const double *e, const double *p, int batch, double *out)
+{
+    double sse = 0.0, nmse = 0.0;
+    for (int b = 0; b < batch; b++) {
+        sse += e[b];
+        if (p[b] > 0.0)
+            nmse += e[b] / p[b];
+    }
+    out[0] = sse;
+    out[1] = nmse;
+}
+
+/* ---- the list: kernels/kernel_list.h ---- */
+#include "kernel_list.h"
 
 /* ---- the block reduction --------------------------------------------------------------------
  * partial[blockIdx.x] = the sum of the block's share of x[0..n), in a fixed order:

@@ -71,9 +71,41 @@ static int cpu_synchronize(invcsi_error *err)
     return INVCSI_OK;
 }
 
+/* The kernel table: each entry runs the kernel's per-item body kb_<name>
+ * (kernels/kernel_bodies.h, the text the CUDA wrapper runs) over its items in a plain loop,
+ * in increasing item order. One call through the table per launch. */
+#define CPU_KERNEL_DEFINE(name, n_expr, params, args)                                          \
+    static void cpu_k_##name(INVCSI_UNPAREN params)                                            \
+    {                                                                                          \
+        const long items = (n_expr);                                                           \
+        for (long i = 0; i < items; i++)                                                       \
+            kb_##name(i, INVCSI_UNPAREN args);                                                 \
+    }
+INVCSI_ELEMENTWISE_KERNELS(CPU_KERNEL_DEFINE)
+
+static void cpu_k_sum(const float *x, long n, float *partial, float *result)
+{
+    invcsi_emu_sum(x, n, partial, result);
+}
+
+#define CPU_KERNEL_ENTRY(name, n_expr, params, args) .name = cpu_k_##name,
+static const invcsi_kernels CPU_KERNELS = {
+    INVCSI_ELEMENTWISE_KERNELS(CPU_KERNEL_ENTRY).sum = cpu_k_sum,
+};
+
+/* No capture on the CPU: the step runs eagerly, every time. */
+static int cpu_run_step(void **graph, long key, invcsi_step_fn fn, void *ctx, invcsi_error *err)
+{
+    (void)graph;
+    (void)key;
+    return fn(ctx, err);
+}
+
+static void cpu_graph_free(void *graph) { (void)graph; }
+
 static const invcsi_backend CPU_BACKEND = {
     .name = "cpu",
-    .caps = INVCSI_BACKEND_CAP_MODELS,
+    .caps = INVCSI_BACKEND_CAP_MODELS | INVCSI_BACKEND_CAP_INN,
     .describe = cpu_describe,
     .sgemm = invcsi_sgemm,
     .sgemm_strided_batched = cpu_sgemm_strided_batched,
@@ -83,11 +115,20 @@ static const invcsi_backend CPU_BACKEND = {
     .copy_to_device = cpu_copy,
     .copy_to_host = cpu_copy,
     .synchronize = cpu_synchronize,
+    .conv_chunk_columns = 256,
+    .kern = &CPU_KERNELS,
+    .run_step = cpu_run_step,
+    .graph_free = cpu_graph_free,
 };
 
 const invcsi_backend *invcsi_backend_cpu(void)
 {
     return &CPU_BACKEND;
+}
+
+unsigned invcsi_backend_caps_for_kind(const char *kind)
+{
+    return kind && !strcmp(kind, "inn") ? INVCSI_BACKEND_CAP_INN : INVCSI_BACKEND_CAP_MODELS;
 }
 
 /* ---- selection ---- */
@@ -198,8 +239,9 @@ int invcsi_backend_select_caps(const char *device, unsigned need, const invcsi_b
     if (rc == INVCSI_OK && (cuda->caps & need) != need) {
         /* a GPU is there, but the caller's work cannot run on it in this version */
         const char *what = (need & ~cuda->caps & INVCSI_BACKEND_CAP_MODELS)
-                               ? "the models (training step, encoder, decoder) do not run on "
-                                 "CUDA in this version (only the GEMM/sum/memory table does)"
+                               ? "only the INN model (kind \"inn\") runs on CUDA in this "
+                                 "version; the other kinds (csinet, invcsinet, stqenet) compute "
+                                 "on host buffers and need --device cpu"
                                : "the CUDA backend lacks a capability the caller needs";
         rc = invcsi_error_set(&why, INVCSI_EUNSUPPORTED, "%s found, but %s",
                               cuda->describe(), what);

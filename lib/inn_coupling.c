@@ -16,7 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inn_math.h"
+#include "invcsi/backend.h"
+
+/* Every element-wise step runs through the kernels of the parameter table's backend (the
+ * affine_* kernels call kernels/inn_math.h), on its compute-side buffers. */
+static const invcsi_kernels *kern(const invcsi_params *p)
+{
+    return (p->be ? p->be : invcsi_backend_cpu())->kern;
+}
 
 static long half_floats(const invcsi_inn_coupling *c, int batch, int ch)
 {
@@ -104,16 +111,13 @@ int invcsi_inn_coupling_forward(const invcsi_inn_coupling *c, const invcsi_param
     int rc = invcsi_inn_subnet_forward(&c->phi, p, a->x2, &a->phi, batch, scratch, err);
     if (rc != INVCSI_OK)
         return rc;
-    for (long i = 0; i < n1; i++)
-        a->y1[i] = a->x1[i] + a->phi.out[i];
+    kern(p)->add_scaled(a->y1, a->x1, a->phi.out, n1, 1.0f);
     rc = invcsi_inn_subnet_forward(&c->rho, p, a->y1, &a->rho, batch, scratch, err);
     if (rc == INVCSI_OK)
         rc = invcsi_inn_subnet_forward(&c->eta, p, a->y1, &a->eta, batch, scratch, err);
     if (rc != INVCSI_OK)
         return rc;
-    const float *r = a->rho.out, *e = a->eta.out;
-    for (long i = 0; i < n2; i++)
-        a->y2[i] = inn_affine_forward(a->x2[i], r[i], e[i], c->clamp);
+    kern(p)->affine_forward(a->x2, a->rho.out, a->eta.out, a->y2, n2, c->clamp);
     return INVCSI_OK;
 }
 
@@ -127,14 +131,11 @@ int invcsi_inn_coupling_inverse(const invcsi_inn_coupling *c, const invcsi_param
         rc = invcsi_inn_subnet_forward(&c->eta, p, a->y1, &a->eta, batch, scratch, err);
     if (rc != INVCSI_OK)
         return rc;
-    const float *r = a->rho.out, *e = a->eta.out;
-    for (long i = 0; i < n2; i++)
-        a->x2[i] = inn_affine_inverse(a->y2[i], r[i], e[i], c->clamp);
+    kern(p)->affine_inverse(a->y2, a->rho.out, a->eta.out, a->x2, n2, c->clamp);
     rc = invcsi_inn_subnet_forward(&c->phi, p, a->x2, &a->phi, batch, scratch, err);
     if (rc != INVCSI_OK)
         return rc;
-    for (long i = 0; i < n1; i++)
-        a->x1[i] = a->y1[i] - a->phi.out[i];
+    kern(p)->add_scaled(a->x1, a->y1, a->phi.out, n1, -1.0f);
     return INVCSI_OK;
 }
 
@@ -149,21 +150,15 @@ int invcsi_inn_coupling_backward(const invcsi_inn_coupling *c, invcsi_params *p,
     float *dr = t1 + n1 + n2;
     int rc = INVCSI_OK;
 
+    const invcsi_kernels *k = kern(p);
     if (dy1)
-        memcpy(t1, dy1, sizeof(float) * n1);
+        k->copy_rows(t1, dy1, 1, n1, 0, 0);
     else
-        memset(t1, 0, sizeof(float) * n1);
+        k->fill(t1, n1, 0.0f);
 
     if (dy2) {
         /* y2 = x2 exp(s(r)) + e: into x2 directly, into rho's and eta's outputs */
-        const float *r = a->rho.out;
-        for (long i = 0; i < n2; i++) {
-            float gx, gr;
-            inn_affine_forward_grad(dy2[i], a->x2[i], r[i], c->clamp, &gx, &gr);
-            if (dx2)
-                dx2[i] += gx;
-            dr[i] = gr;
-        }
+        k->affine_forward_grad(dy2, a->x2, a->rho.out, dx2, dr, n2, c->clamp);
         rc = invcsi_inn_subnet_backward(&c->rho, p, dr, a->y1, &a->rho, t1, batch, sub_ws, err);
         if (rc == INVCSI_OK) /* d eta_out = dy2 */
             rc = invcsi_inn_subnet_backward(&c->eta, p, dy2, a->y1, &a->eta, t1, batch, sub_ws,
@@ -173,8 +168,7 @@ int invcsi_inn_coupling_backward(const invcsi_inn_coupling *c, invcsi_params *p,
     }
     /* y1 = x1 + phi(x2) */
     if (dx1)
-        for (long i = 0; i < n1; i++)
-            dx1[i] += t1[i];
+        k->add_scaled(dx1, dx1, t1, n1, 1.0f);
     return invcsi_inn_subnet_backward(&c->phi, p, t1, a->x2, &a->phi, dx2, batch, sub_ws, err);
 }
 
@@ -190,32 +184,23 @@ int invcsi_inn_coupling_inverse_backward(const invcsi_inn_coupling *c, invcsi_pa
     float *dr = t2 + n2;
     int rc;
 
+    const invcsi_kernels *k = kern(p);
     if (dx2)
-        memcpy(t2, dx2, sizeof(float) * n2);
+        k->copy_rows(t2, dx2, 1, n2, 0, 0);
     else
-        memset(t2, 0, sizeof(float) * n2);
+        k->fill(t2, n2, 0.0f);
 
     if (dx1) {
         /* x1 = y1 - phi(x2) */
         if (dy1)
-            for (long i = 0; i < n1; i++)
-                dy1[i] += dx1[i];
-        for (long i = 0; i < n1; i++)
-            t1[i] = -dx1[i];
+            k->add_scaled(dy1, dy1, dx1, n1, 1.0f);
+        k->scale(t1, dx1, n1, -1.0f);
         rc = invcsi_inn_subnet_backward(&c->phi, p, t1, a->x2, &a->phi, t2, batch, sub_ws, err);
         if (rc != INVCSI_OK)
             return rc;
     }
     /* x2 = (y2 - e) exp(-s(r)) */
-    const float *r = a->rho.out;
-    for (long i = 0; i < n2; i++) {
-        float gy, gr, ge;
-        inn_affine_inverse_grad(t2[i], a->x2[i], r[i], c->clamp, &gy, &gr, &ge);
-        if (dy2)
-            dy2[i] += gy;
-        dr[i] = gr;
-        t2[i] = ge;
-    }
+    k->affine_inverse_grad(t2, a->x2, a->rho.out, dy2, dr, t2, n2, c->clamp);
     rc = invcsi_inn_subnet_backward(&c->eta, p, t2, a->y1, &a->eta, dy1, batch, sub_ws, err);
     if (rc != INVCSI_OK)
         return rc;

@@ -10,58 +10,82 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invcsi/backend.h"
 #include "invcsi/gemm.h"
 #include "invcsi/pca.h"
 #include "index_math.h"
 
-/* Both are gathers through the index maps of kernels/index_math.h, the same functions the
- * CUDA patchify/unpatchify kernels call (h and w are multiples of p: inn_model.c checks). */
+/* Every map runs through a backend table (the _be functions, pointers in its memory); the
+ * host functions are them on the CPU table. Patchify/unpatchify are gathers through the
+ * index maps of kernels/index_math.h (h and w are multiples of p: inn_model.c checks). */
+void invcsi_patchify_be(const invcsi_backend *be, float *out, const float *in, int batch,
+                        int planes, int h, int w, int p)
+{
+    be->kern->patchify(in, out, batch, planes, h, w, p);
+}
+
+void invcsi_unpatchify_be(const invcsi_backend *be, float *out, const float *in, int batch,
+                          int planes, int h, int w, int p)
+{
+    be->kern->unpatchify(in, out, batch, planes, h, w, p);
+}
+
+void invcsi_gather_be(const invcsi_backend *be, float *out, const float *in, const float *perm,
+                      int batch, int dim)
+{
+    be->kern->gather_perm(out, in, perm, batch, dim);
+}
+
+void invcsi_scatter_be(const invcsi_backend *be, float *out, const float *in, const float *perm,
+                       int batch, int dim)
+{
+    be->kern->scatter_perm(out, in, perm, batch, dim);
+}
+
+void invcsi_rotate_be(const invcsi_backend *be, float *out, const float *in, const float *rot,
+                      int batch, int dim)
+{
+    /* out[b][j] = sum_k rot[j][k] in[b][k]:  OUT = IN ROT^T */
+    be->sgemm(INVCSI_NOTRANS, INVCSI_TRANS, batch, dim, dim, 1.0f, in, dim, rot, dim, 0.0f, out,
+              dim);
+}
+
+void invcsi_rotate_inverse_be(const invcsi_backend *be, float *out, const float *in,
+                              const float *rot, int batch, int dim)
+{
+    /* out[b][k] = sum_j rot[j][k] in[b][j]:  OUT = IN ROT */
+    be->sgemm(INVCSI_NOTRANS, INVCSI_NOTRANS, batch, dim, dim, 1.0f, in, dim, rot, dim, 0.0f,
+              out, dim);
+}
+
 void invcsi_patchify(float *out, const float *in, int batch, int planes, int h, int w, int p)
 {
-    const long n = (long)batch * planes * h * w;
-    for (long o = 0; o < n; o++)
-        out[o] = in[invcsi_patchify_src(o, planes, h, w, p)];
+    invcsi_patchify_be(invcsi_backend_cpu(), out, in, batch, planes, h, w, p);
 }
 
 void invcsi_unpatchify(float *out, const float *in, int batch, int planes, int h, int w, int p)
 {
-    const long n = (long)batch * planes * h * w;
-    for (long o = 0; o < n; o++)
-        out[o] = in[invcsi_unpatchify_src(o, planes, h, w, p)];
+    invcsi_unpatchify_be(invcsi_backend_cpu(), out, in, batch, planes, h, w, p);
 }
 
 void invcsi_gather(float *out, const float *in, const float *perm, int batch, int dim)
 {
-    for (int b = 0; b < batch; b++) {
-        const float *src = in + (long)b * dim;
-        float *dst = out + (long)b * dim;
-        for (int k = 0; k < dim; k++)
-            dst[k] = src[(int)perm[k]];
-    }
+    invcsi_gather_be(invcsi_backend_cpu(), out, in, perm, batch, dim);
 }
 
 void invcsi_scatter(float *out, const float *in, const float *perm, int batch, int dim)
 {
-    for (int b = 0; b < batch; b++) {
-        const float *src = in + (long)b * dim;
-        float *dst = out + (long)b * dim;
-        for (int k = 0; k < dim; k++)
-            dst[(int)perm[k]] = src[k];
-    }
+    invcsi_scatter_be(invcsi_backend_cpu(), out, in, perm, batch, dim);
 }
 
 void invcsi_rotate(float *out, const float *in, const float *rot, int batch, int dim)
 {
-    /* out[b][j] = sum_k rot[j][k] in[b][k]:  OUT = IN ROT^T */
-    invcsi_sgemm(INVCSI_NOTRANS, INVCSI_TRANS, batch, dim, dim, 1.0f, in, dim, rot, dim, 0.0f,
-                 out, dim);
+    invcsi_rotate_be(invcsi_backend_cpu(), out, in, rot, batch, dim);
 }
 
 void invcsi_rotate_inverse(float *out, const float *in, const float *rot, int batch, int dim)
 {
-    /* out[b][k] = sum_j rot[j][k] in[b][j]:  OUT = IN ROT */
-    invcsi_sgemm(INVCSI_NOTRANS, INVCSI_NOTRANS, batch, dim, dim, 1.0f, in, dim, rot, dim, 0.0f,
-                 out, dim);
+    invcsi_rotate_inverse_be(invcsi_backend_cpu(), out, in, rot, batch, dim);
 }
 
 typedef struct {
@@ -112,10 +136,21 @@ int invcsi_klt_fit(float *rot, const float *x, long n, int dim, invcsi_error *er
     return INVCSI_OK;
 }
 
+void invcsi_concat_rows_be(const invcsi_backend *be, float *out, const float *h1, int n1,
+                           const float *h2, int n2, int batch)
+{
+    be->kern->copy_rows(out, h1, batch, n1, n1 + n2, n1);
+    be->kern->copy_rows(out + n1, h2, batch, n2, n1 + n2, n2);
+}
+
+void invcsi_split_rows_be(const invcsi_backend *be, const float *in, float *h1, int n1,
+                          float *h2, int n2, int batch)
+{
+    be->kern->copy_rows(h1, in, batch, n1, n1, n1 + n2);
+    be->kern->copy_rows(h2, in + n1, batch, n2, n2, n1 + n2);
+}
+
 void invcsi_concat_rows(float *out, const float *h1, int n1, const float *h2, int n2, int batch)
 {
-    for (int b = 0; b < batch; b++) {
-        memcpy(out + (long)b * (n1 + n2), h1 + (long)b * n1, sizeof(float) * n1);
-        memcpy(out + (long)b * (n1 + n2) + n1, h2 + (long)b * n2, sizeof(float) * n2);
-    }
+    invcsi_concat_rows_be(invcsi_backend_cpu(), out, h1, n1, h2, n2, batch);
 }

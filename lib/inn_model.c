@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invcsi/backend.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
 
@@ -43,8 +44,10 @@ struct invcsi_inn {
     int front_tensor;         /* energy permutation / KLT rotation, or -1 */
 
     int max_batch;
-    float *mem; /* the one allocation of reserve; buffers sized for max_batch, a smaller
-                   batch uses the first batch*... floats of each */
+    const invcsi_backend *be; /* the parameter table's backend at reserve time */
+    int owns_mem;             /* mem is this INN's own be->alloc (else a caller's piece) */
+    float *mem; /* the one allocation of reserve (backend memory); buffers sized for
+                   max_batch, a smaller batch uses the first batch*... floats of each */
     invcsi_inn_coupling_acts fwd[INN_MAX_BLOCKS], inv[INN_MAX_BLOCKS];
     float *v;                                  /* [max_batch][dim] front-side staging */
     float *ga1, *ga2, *gb1, *gb2;              /* gradients at two block sides */
@@ -226,22 +229,37 @@ int invcsi_inn_create(invcsi_inn **out, const invcsi_model_config *cfg, invcsi_p
     return INVCSI_OK;
 }
 
-int invcsi_inn_reserve(invcsi_inn *inn, int max_batch, invcsi_error *err)
+static const invcsi_backend *params_backend(const invcsi_params *p)
 {
-    if (max_batch < 1)
-        return invcsi_error_set(err, INVCSI_EINVAL, "INN: max_batch %d must be >= 1", max_batch);
-    free(inn->mem);
-    inn->mem = NULL;
-    inn->max_batch = 0;
+    return p->be ? p->be : invcsi_backend_cpu();
+}
+
+long invcsi_inn_mem_floats(const invcsi_inn *inn, int max_batch)
+{
     const long bd = (long)max_batch * inn->dim;
     const long acts = invcsi_inn_coupling_act_floats(&inn->blocks[0], max_batch);
     const long scratch = invcsi_inn_coupling_scratch_floats(&inn->blocks[0], max_batch);
-    const long total = 2L * inn->k * acts + 3 * bd + scratch;
-    inn->mem = malloc(sizeof(float) * (size_t)total);
-    if (!inn->mem)
-        return invcsi_error_set(err, INVCSI_ENOMEM,
-                                "INN: out of memory for the activations of %d reports (%.1f MB)",
-                                max_batch, total * 4.0 / 1e6);
+    return 2L * inn->k * acts + 3 * bd + scratch;
+}
+
+static void release_mem(invcsi_inn *inn)
+{
+    if (inn->owns_mem && inn->mem)
+        inn->be->free(inn->mem);
+    inn->mem = NULL;
+    inn->owns_mem = 0;
+    inn->max_batch = 0;
+}
+
+int invcsi_inn_reserve_in(invcsi_inn *inn, int max_batch, float *buf, invcsi_error *err)
+{
+    if (max_batch < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL, "INN: max_batch %d must be >= 1", max_batch);
+    release_mem(inn);
+    inn->be = params_backend(inn->p);
+    const long bd = (long)max_batch * inn->dim;
+    const long acts = invcsi_inn_coupling_act_floats(&inn->blocks[0], max_batch);
+    inn->mem = buf;
     float *at = inn->mem;
     for (int k = 0; k < inn->k; k++) {
         invcsi_inn_coupling_acts_bind(&inn->fwd[k], &inn->blocks[k], max_batch, at);
@@ -260,6 +278,25 @@ int invcsi_inn_reserve(invcsi_inn *inn, int max_batch, invcsi_error *err)
     at += bd;
     inn->scratch = at;
     inn->max_batch = max_batch;
+    return INVCSI_OK;
+}
+
+int invcsi_inn_reserve(invcsi_inn *inn, int max_batch, invcsi_error *err)
+{
+    if (max_batch < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL, "INN: max_batch %d must be >= 1", max_batch);
+    release_mem(inn);
+    const invcsi_backend *be = params_backend(inn->p);
+    const long total = invcsi_inn_mem_floats(inn, max_batch);
+    void *mem = NULL;
+    invcsi_error why;
+    if (be->alloc(&mem, sizeof(float) * (size_t)total, &why) != INVCSI_OK)
+        return invcsi_error_set(err, INVCSI_ENOMEM,
+                                "INN: out of memory for the activations of %d reports (%.1f MB): "
+                                "%s",
+                                max_batch, total * 4.0 / 1e6, why.msg);
+    invcsi_inn_reserve_in(inn, max_batch, mem, NULL);
+    inn->owns_mem = 1;
     return INVCSI_OK;
 }
 
@@ -316,7 +353,7 @@ void invcsi_inn_free(invcsi_inn *inn)
 {
     if (!inn)
         return;
-    free(inn->mem);
+    release_mem(inn);
     free(inn);
 }
 
@@ -341,9 +378,14 @@ const invcsi_inn_coupling_acts *invcsi_inn_pass_acts(const invcsi_inn *inn, int 
 /* Passes                                                                                */
 /* ------------------------------------------------------------------------------------- */
 
+/* Every pass below runs through the backend of the parameter table (inn->be, fixed at
+ * reserve) on buffers in its memory: the weights are the table's compute-side buffers, the
+ * activations live in mem, and x, y, z, xhat given by the caller must be backend memory too
+ * (host memory for the CPU table, which is what the host callers use). */
+
 static const float *tensor_ro(const invcsi_inn *inn, int idx)
 {
-    return inn->p->data + inn->p->tensors[idx].offset;
+    return invcsi_params_cdata(inn->p) + inn->p->tensors[idx].offset;
 }
 
 /* out = front(in), [batch][dim] each. */
@@ -351,13 +393,13 @@ static void front_forward(const invcsi_inn *inn, float *out, const float *in, in
 {
     switch (inn->front) {
     case INVCSI_INN_FRONT_ENERGY:
-        invcsi_gather(out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
+        invcsi_gather_be(inn->be, out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
         break;
     case INVCSI_INN_FRONT_KLT:
-        invcsi_rotate(out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
+        invcsi_rotate_be(inn->be, out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
         break;
     default:
-        invcsi_patchify(out, in, batch, INN_PLANES, inn->h, inn->w, inn->patch);
+        invcsi_patchify_be(inn->be, out, in, batch, INN_PLANES, inn->h, inn->w, inn->patch);
     }
 }
 
@@ -366,42 +408,31 @@ static void front_inverse(const invcsi_inn *inn, float *out, const float *in, in
 {
     switch (inn->front) {
     case INVCSI_INN_FRONT_ENERGY:
-        invcsi_scatter(out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
+        invcsi_scatter_be(inn->be, out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
         break;
     case INVCSI_INN_FRONT_KLT:
-        invcsi_rotate_inverse(out, in, tensor_ro(inn, inn->front_tensor), batch, inn->dim);
+        invcsi_rotate_inverse_be(inn->be, out, in, tensor_ro(inn, inn->front_tensor), batch,
+                                 inn->dim);
         break;
     default:
-        invcsi_unpatchify(out, in, batch, INN_PLANES, inn->h, inn->w, inn->patch);
+        invcsi_unpatchify_be(inn->be, out, in, batch, INN_PLANES, inn->h, inn->w, inn->patch);
     }
 }
 
 /* v [batch][dim] (channel-major [C][G] per report) -> halves [batch][m], [batch][aux]. */
 static void split(const invcsi_inn *inn, const float *v, float *h1, float *h2, int batch)
 {
-    for (int b = 0; b < batch; b++) {
-        memcpy(h1 + (long)b * inn->m, v + (long)b * inn->dim, sizeof(float) * inn->m);
-        memcpy(h2 + (long)b * inn->aux, v + (long)b * inn->dim + inn->m,
-               sizeof(float) * inn->aux);
-    }
+    invcsi_split_rows_be(inn->be, v, h1, inn->m, h2, inn->aux, batch);
 }
 
 static void merge(const invcsi_inn *inn, float *v, const float *h1, const float *h2, int batch)
 {
-    for (int b = 0; b < batch; b++) {
-        memcpy(v + (long)b * inn->dim, h1 + (long)b * inn->m, sizeof(float) * inn->m);
-        memcpy(v + (long)b * inn->dim + inn->m, h2 + (long)b * inn->aux,
-               sizeof(float) * inn->aux);
-    }
+    invcsi_concat_rows_be(inn->be, v, h1, inn->m, h2, inn->aux, batch);
 }
 
-/* Where channel ch of report b lives in a pair of halves: which half (0 or 1), offset. */
-static long channel_at(const invcsi_inn *inn, int b, int ch, int *half)
+static void copy_floats(const invcsi_inn *inn, float *dst, const float *src, long n)
 {
-    *half = ch >= inn->c1;
-    if (!*half)
-        return (long)b * inn->m + (long)ch * inn->g;
-    return (long)b * inn->aux + (long)(ch - inn->c1) * inn->g;
+    inn->be->kern->copy_rows(dst, src, 1, n, 0, 0);
 }
 
 /* Moves a state between blocks: with perm (tensor index >= 0) dst channel j = src
@@ -411,25 +442,23 @@ static void transfer(const invcsi_inn *inn, int perm_idx, int inverse, const flo
                      const float *s2, float *d1, float *d2, int batch)
 {
     if (perm_idx < 0) {
-        memcpy(d1, s1, sizeof(float) * (size_t)batch * inn->m);
-        memcpy(d2, s2, sizeof(float) * (size_t)batch * inn->aux);
+        copy_floats(inn, d1, s1, (long)batch * inn->m);
+        copy_floats(inn, d2, s2, (long)batch * inn->aux);
         return;
     }
-    const float *perm = tensor_ro(inn, perm_idx);
-    for (int b = 0; b < batch; b++)
-        for (int j = 0; j < inn->channels; j++) {
-            const int pj = (int)perm[j];
-            int sh, dh;
-            const long so = channel_at(inn, b, inverse ? j : pj, &sh);
-            const long dof = channel_at(inn, b, inverse ? pj : j, &dh);
-            memcpy((dh ? d2 : d1) + dof, (sh ? s2 : s1) + so, sizeof(float) * inn->g);
-        }
+    inn->be->kern->channel_perm(s1, s2, d1, d2, tensor_ro(inn, perm_idx), batch, inn->channels,
+                                inn->c1, inn->g, inverse);
 }
 
 static int check_batch(const invcsi_inn *inn, const char *fn, int batch, invcsi_error *err)
 {
     if (!inn->mem)
         return invcsi_error_set(err, INVCSI_EINVAL, "INN %s: no activations (reserve first)", fn);
+    if (inn->be != params_backend(inn->p))
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "INN %s: the parameters moved to backend %s after reserve (%s): "
+                                "reserve again",
+                                fn, params_backend(inn->p)->name, inn->be->name);
     if (batch < 1 || batch > inn->max_batch)
         return invcsi_error_set(err, INVCSI_EINVAL, "INN %s: batch %d outside [1, %d]", fn,
                                 batch, inn->max_batch);
@@ -455,9 +484,9 @@ int invcsi_inn_forward(invcsi_inn *inn, const float *x, int batch, float *y, flo
     }
     const invcsi_inn_coupling_acts *last = &inn->fwd[inn->k - 1];
     if (y)
-        memcpy(y, last->y1, sizeof(float) * (size_t)batch * inn->m);
+        copy_floats(inn, y, last->y1, (long)batch * inn->m);
     if (z)
-        memcpy(z, last->y2, sizeof(float) * (size_t)batch * inn->aux);
+        copy_floats(inn, z, last->y2, (long)batch * inn->aux);
     return INVCSI_OK;
 }
 
@@ -467,21 +496,22 @@ int invcsi_inn_backward(invcsi_inn *inn, int batch, const float *dy, const float
     int rc = check_batch(inn, "backward", batch, err);
     if (rc != INVCSI_OK)
         return rc;
-    const size_t n1 = (size_t)batch * inn->m, n2 = (size_t)batch * inn->aux;
+    const invcsi_kernels *kn = inn->be->kern;
+    const long n1 = (long)batch * inn->m, n2 = (long)batch * inn->aux;
     float *g1 = inn->ga1, *g2 = inn->ga2, *h1 = inn->gb1, *h2 = inn->gb2;
     if (dy)
-        memcpy(g1, dy, sizeof(float) * n1);
+        copy_floats(inn, g1, dy, n1);
     else
-        memset(g1, 0, sizeof(float) * n1);
+        kn->fill(g1, n1, 0.0f);
     if (dz)
-        memcpy(g2, dz, sizeof(float) * n2);
+        copy_floats(inn, g2, dz, n2);
     else
-        memset(g2, 0, sizeof(float) * n2);
+        kn->fill(g2, n2, 0.0f);
     for (int k = inn->k - 1; k >= 0; k--) {
         /* block 0's input is the data: no gradient wanted there */
         if (k > 0) {
-            memset(h1, 0, sizeof(float) * n1);
-            memset(h2, 0, sizeof(float) * n2);
+            kn->fill(h1, n1, 0.0f);
+            kn->fill(h2, n2, 0.0f);
         }
         rc = invcsi_inn_coupling_backward(&inn->blocks[k], inn->p, &inn->fwd[k], batch, g1, g2,
                                           k > 0 ? h1 : NULL, k > 0 ? h2 : NULL, inn->scratch,
@@ -508,11 +538,11 @@ int invcsi_inn_inverse(invcsi_inn *inn, const float *y, const float *z, int batc
     if (rc != INVCSI_OK)
         return rc;
     invcsi_inn_coupling_acts *last = &inn->inv[inn->k - 1];
-    memcpy(last->y1, y, sizeof(float) * (size_t)batch * inn->m);
+    copy_floats(inn, last->y1, y, (long)batch * inn->m);
     if (z)
-        memcpy(last->y2, z, sizeof(float) * (size_t)batch * inn->aux);
+        copy_floats(inn, last->y2, z, (long)batch * inn->aux);
     else
-        memset(last->y2, 0, sizeof(float) * (size_t)batch * inn->aux);
+        inn->be->kern->fill(last->y2, (long)batch * inn->aux, 0.0f);
     for (int k = inn->k - 1; k >= 0; k--) {
         invcsi_inn_coupling_acts *a = &inn->inv[k];
         rc = invcsi_inn_coupling_inverse(&inn->blocks[k], inn->p, a, batch, inn->scratch, err);
@@ -533,14 +563,15 @@ int invcsi_inn_inverse_backward(invcsi_inn *inn, int batch, const float *dxhat, 
     int rc = check_batch(inn, "inverse_backward", batch, err);
     if (rc != INVCSI_OK)
         return rc;
-    const size_t n1 = (size_t)batch * inn->m, n2 = (size_t)batch * inn->aux;
+    const invcsi_kernels *kn = inn->be->kern;
+    const long n1 = (long)batch * inn->m, n2 = (long)batch * inn->aux;
     float *g1 = inn->ga1, *g2 = inn->ga2, *h1 = inn->gb1, *h2 = inn->gb2;
     /* the front is orthogonal: the adjoint of its inverse is the front itself */
     front_forward(inn, inn->v, dxhat, batch);
     split(inn, inn->v, g1, g2, batch);
     for (int k = 0; k < inn->k; k++) {
-        memset(h1, 0, sizeof(float) * n1);
-        memset(h2, 0, sizeof(float) * n2);
+        kn->fill(h1, n1, 0.0f);
+        kn->fill(h2, n2, 0.0f);
         rc = invcsi_inn_coupling_inverse_backward(&inn->blocks[k], inn->p, &inn->inv[k], batch,
                                                   g1, g2, h1, h2, inn->scratch, err);
         if (rc != INVCSI_OK)
@@ -556,11 +587,9 @@ int invcsi_inn_inverse_backward(invcsi_inn *inn, int batch, const float *dxhat, 
         }
     }
     if (dy)
-        for (size_t i = 0; i < n1; i++)
-            dy[i] += h1[i];
+        kn->add_scaled(dy, dy, h1, n1, 1.0f);
     if (dz)
-        for (size_t i = 0; i < n2; i++)
-            dz[i] += h2[i];
+        kn->add_scaled(dz, dz, h2, n2, 1.0f);
     return INVCSI_OK;
 }
 
@@ -568,17 +597,27 @@ int invcsi_inn_inverse_backward(invcsi_inn *inn, int batch, const float *dxhat, 
 /* The model interface                                                                   */
 /* ------------------------------------------------------------------------------------- */
 
+/* The model's buffers. All but `stage` and `host_losses` live in ONE allocation of the
+ * parameter table's backend together with the INN's activations (inn_reserve), so with a
+ * device arena the whole step stays on the device. */
 typedef struct inn_model {
     invcsi_inn *inn;
     int max_batch;
-    float *mem;
+    const invcsi_backend *be;
+    float *mem;          /* backend memory: the INN's part, then the pieces below */
+    float *x;            /* [batch][dim] the step's batch   } contiguous: the step's one */
+    float *noise;        /* n, the MMD's target for z       } upload from `stage`      */
+    float *zbwd;         /* z_bwd when sampled              }                          */
     float *y, *z;        /* forward outputs */
-    float *noise;        /* n, the MMD's target for z */
-    float *zbwd;         /* z_bwd when sampled */
+    float *dz;           /* shares zbwd: dz is needed only after z_bwd has been used */
     float *a, *b, *da;   /* [y|z], [y|n], d[y|z]: [batch][dim] */
-    float *dy, *dz;
+    float *dy;
     float *xhat, *dxhat; /* [batch][dim] */
     float *mmd_scratch;
+    double *sse_e, *sse_p; /* per report, for L_bwd and the NMSE */
+    double *losses;      /* [0] L_fwd (MMD), [1] sum of squared errors, [2] NMSE sum */
+    float *stage;        /* host: x, noise, z_bwd as they go up */
+    void *graph;         /* run_step handle of the step */
 } inn_model;
 
 invcsi_inn *invcsi_inn_of_model(invcsi_model *m)
@@ -608,13 +647,25 @@ static int inn_check(const invcsi_model_config *cfg, invcsi_error *err)
     return invcsi_inn_check_config(cfg, err);
 }
 
+static void free_buffers(inn_model *im)
+{
+    if (im->graph)
+        im->be->graph_free(im->graph);
+    im->graph = NULL;
+    if (im->mem)
+        im->be->free(im->mem);
+    im->mem = NULL;
+    free(im->stage);
+    im->stage = NULL;
+}
+
 static void inn_release(invcsi_model *m)
 {
     inn_model *im = m->impl;
     if (!im)
         return;
-    invcsi_inn_free(im->inn);
-    free(im->mem);
+    invcsi_inn_free(im->inn); /* its activations are a piece of im->mem: not its to free */
+    free_buffers(im);
     free(im);
     m->impl = NULL;
 }
@@ -628,35 +679,53 @@ static int inn_build(invcsi_model *m, invcsi_error *err)
     return invcsi_inn_create(&im->inn, &m->cfg, &m->params, "inn", err);
 }
 
+/* Pieces are rounded to 16 floats (64 bytes): aligned for vector loads and for the
+ * doubles. */
+static long piece(long floats) { return (floats + 15) / 16 * 16; }
+
 static int inn_reserve(invcsi_model *m, int max_batch, invcsi_error *err)
 {
     inn_model *im = m->impl;
-    int rc = invcsi_inn_reserve(im->inn, max_batch, err);
-    if (rc != INVCSI_OK)
-        return rc;
-    free(im->mem);
-    im->mem = NULL;
+    free_buffers(im);
+    im->be = m->params.be ? m->params.be : invcsi_backend_cpu();
     const long dim = m->cfg.dim, mm = m->cfg.m, aux = dim - mm, B = max_batch;
     const long mmd = B >= 2 ? invcsi_mmd_scratch_floats(max_batch) : 0;
-    const long total = B * (2 * mm + 3 * aux + 5 * dim) + mmd;
-    im->mem = malloc(sizeof(float) * (size_t)total);
-    if (!im->mem)
+    const long inn_floats = piece(invcsi_inn_mem_floats(im->inn, max_batch));
+    const long up = piece(B * dim + 2 * B * aux); /* x, noise, z_bwd */
+    const long total = inn_floats + up + piece(B * mm) * 2 + piece(B * aux) +
+                       5 * piece(B * dim) + piece(mmd) + 2 * piece(2 * B) + piece(2 * 4);
+    void *mem = NULL;
+    invcsi_error why;
+    if (im->be->alloc(&mem, sizeof(float) * (size_t)total, &why) != INVCSI_OK)
         return invcsi_error_set(err, INVCSI_ENOMEM,
-                                "INN: out of memory for %d reports (%.1f MB)", max_batch,
-                                total * 4.0 / 1e6);
-    float *at = im->mem;
-    im->y = at;      at += B * mm;
-    im->dy = at;     at += B * mm;
-    im->z = at;      at += B * aux;
-    im->noise = at;  at += B * aux;
-    im->zbwd = at;   at += B * aux;
-    im->dz = im->zbwd; /* dz is needed only after z_bwd has been used: they share memory */
-    im->a = at;      at += B * dim;
-    im->b = at;      at += B * dim;
-    im->da = at;     at += B * dim;
-    im->xhat = at;   at += B * dim;
-    im->dxhat = at;  at += B * dim;
-    im->mmd_scratch = at;
+                                "INN: out of memory for %d reports (%.1f MB on %s): %s",
+                                max_batch, total * 4.0 / 1e6, im->be->name, why.msg);
+    im->mem = mem;
+    im->stage = calloc((size_t)up, sizeof(float)); /* rows past a short batch go up as 0 */
+    if (!im->stage)
+        return invcsi_error_set(err, INVCSI_ENOMEM, "INN: out of memory for %d reports",
+                                max_batch);
+    int rc = invcsi_inn_reserve_in(im->inn, max_batch, im->mem, err);
+    if (rc != INVCSI_OK)
+        return rc;
+    float *at = im->mem + inn_floats;
+    im->x = at;
+    im->noise = at + B * dim;
+    im->zbwd = im->noise + B * aux;
+    at += up;
+    im->dz = im->zbwd;
+    im->y = at;      at += piece(B * mm);
+    im->dy = at;     at += piece(B * mm);
+    im->z = at;      at += piece(B * aux);
+    im->a = at;      at += piece(B * dim);
+    im->b = at;      at += piece(B * dim);
+    im->da = at;     at += piece(B * dim);
+    im->xhat = at;   at += piece(B * dim);
+    im->dxhat = at;  at += piece(B * dim);
+    im->mmd_scratch = at; at += piece(mmd);
+    im->sse_e = (double *)at; at += piece(2 * B);
+    im->sse_p = (double *)at; at += piece(2 * B);
+    im->losses = (double *)at;
     im->max_batch = max_batch;
     return INVCSI_OK;
 }
@@ -666,22 +735,88 @@ static void inn_init(invcsi_model *m)
     inn_model *im = m->impl;
     invcsi_inn_init(im->inn, m->cfg.seed, 0.0f);
     invcsi_inn_reset_front(im->inn);
+    /* the host buffers are the ones written: a device arena takes them (init is void; a
+     * failure shows in the next synchronize) */
+    invcsi_params_from_host(&m->params, NULL);
 }
 
 static int inn_fit_front(invcsi_model *m, const float *x, long n, invcsi_error *err)
 {
     inn_model *im = m->impl;
-    return invcsi_inn_fit_front(im->inn, x, n, err);
+    int rc = invcsi_params_to_host(&m->params, err);
+    if (rc == INVCSI_OK)
+        rc = invcsi_inn_fit_front(im->inn, x, n, err);
+    if (rc == INVCSI_OK)
+        rc = invcsi_params_from_host(&m->params, err);
+    return rc;
 }
 
-static void unconcat(const float *in, float *h1, int n1, float *h2, int n2, int batch)
+/* The device part of a training step: everything between the upload of (x, noise, z_bwd)
+ * and the download of the loss scalars, queued on the backend with arguments that are the
+ * same every step of a batch size (so run_step may capture it once and replay it). */
+typedef struct {
+    invcsi_model *m;
+    int batch;
+} inn_step_ctx;
+
+static int inn_step_device(void *ctx, invcsi_error *err)
 {
-    for (int b = 0; b < batch; b++) {
-        memcpy(h1 + (long)b * n1, in + (long)b * (n1 + n2), sizeof(float) * n1);
-        memcpy(h2 + (long)b * n2, in + (long)b * (n1 + n2) + n1, sizeof(float) * n2);
+    const inn_step_ctx *c = ctx;
+    invcsi_model *m = c->m;
+    inn_model *im = m->impl;
+    const invcsi_backend *be = im->be;
+    const invcsi_model_config *cfg = &m->cfg;
+    const int batch = c->batch, dim = cfg->dim, mm = cfg->m, aux = dim - mm;
+    const long nx = (long)batch * dim;
+
+    /* forward */
+    int rc = invcsi_inn_forward(im->inn, im->x, batch, im->y, im->z, err);
+    if (rc != INVCSI_OK)
+        return rc;
+
+    /* L_fwd = MMD([y, z], [sg(y), n]) */
+    invcsi_concat_rows_be(be, im->a, im->y, mm, im->z, aux, batch);
+    invcsi_concat_rows_be(be, im->b, im->y, mm, im->noise, aux, batch);
+    rc = invcsi_mmd_imq_forward_be(be, &im->losses[0], im->a, im->b, batch, dim, NULL, 0,
+                                   im->mmd_scratch, err);
+    if (rc != INVCSI_OK)
+        return rc;
+
+    /* L_bwd = MSE(f^-1(y, z_bwd), x), and the batch's NMSE sum, in double */
+    rc = invcsi_inn_inverse(im->inn, im->y, cfg->z_bwd_sample ? im->zbwd : NULL, batch,
+                            im->xhat, err);
+    if (rc != INVCSI_OK)
+        return rc;
+    be->kern->report_sse(im->x, im->xhat, batch, dim, im->sse_e, im->sse_p);
+    be->kern->sse_finish(im->sse_e, im->sse_p, batch, &im->losses[1]);
+
+    /* gradients: d[y, z] from the MMD (y's copy in b is the stop-gradient side) ... */
+    be->kern->fill(im->da, nx, 0.0f);
+    if (cfg->mmd_weight != 0.0f) {
+        rc = invcsi_mmd_imq_backward_be(be, im->da, NULL, cfg->mmd_weight, im->a, im->b, batch,
+                                        dim, NULL, 0, im->mmd_scratch, err);
+        if (rc != INVCSI_OK)
+            return rc;
     }
+    /* dz overwrites z_bwd: used already */
+    invcsi_split_rows_be(be, im->da, im->dy, mm, im->dz, aux, batch);
+
+    /* ... plus the MSE's, through the inverse pass into the weights and y ... */
+    if (cfg->mse_weight != 0.0f) {
+        be->kern->fill(im->dxhat, nx, 0.0f);
+        rc = invcsi_mse_backward_be(be, im->dxhat, NULL, cfg->mse_weight, im->xhat, im->x, nx,
+                                    err);
+        if (rc == INVCSI_OK)
+            rc = invcsi_inn_inverse_backward(im->inn, batch, im->dxhat, im->dy, NULL, err);
+        if (rc != INVCSI_OK)
+            return rc;
+    }
+    /* ... and all of it back through the forward pass */
+    return invcsi_inn_backward(im->inn, batch, im->dy, im->dz, err);
 }
 
+/* One step: ONE upload (the batch and the step's noise, staged contiguously), the device
+ * part (captured as a graph on CUDA), ONE download (the three loss scalars). */
 static int inn_train_step(invcsi_model *m, const float *x, int batch, invcsi_rng *rng,
                           invcsi_losses *out, invcsi_error *err)
 {
@@ -697,81 +832,83 @@ static int inn_train_step(invcsi_model *m, const float *x, int batch, invcsi_rng
         return invcsi_error_set(err, INVCSI_EINVAL,
                                 "INN train_step: the model has no gradient buffers (finalized "
                                 "for inference)");
+    if (im->be != (m->params.be ? m->params.be : invcsi_backend_cpu()))
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "INN train_step: the parameters changed backend after reserve");
     const long nz = (long)batch * aux, nx = (long)batch * dim;
+    const long B = im->max_batch;
 
-    /* forward */
-    int rc = invcsi_inn_forward(im->inn, x, batch, im->y, im->z, err);
-    if (rc != INVCSI_OK)
-        return rc;
-
-    /* the step's noise: n first, then z_bwd (when sampled), sample-major */
+    /* the step's noise: n first, then z_bwd (when sampled), sample-major; staged with x in
+     * the device layout (x [B][dim] | n [B][aux] | z_bwd [B][aux]) */
+    float *sx = im->stage, *sn = sx + B * dim, *sz = sn + B * aux;
+    memcpy(sx, x, sizeof(float) * (size_t)nx);
     for (long i = 0; i < nz; i++)
-        im->noise[i] = (float)invcsi_rng_normal(rng);
+        sn[i] = (float)invcsi_rng_normal(rng);
     if (cfg->z_bwd_sample)
         for (long i = 0; i < nz; i++)
-            im->zbwd[i] = (float)invcsi_rng_normal(rng);
-
-    /* L_fwd = MMD([y, z], [sg(y), n]) */
-    float mmd = 0.0f;
-    invcsi_concat_rows(im->a, im->y, mm, im->z, aux, batch);
-    invcsi_concat_rows(im->b, im->y, mm, im->noise, aux, batch);
-    rc = invcsi_mmd_imq_forward(&mmd, im->a, im->b, batch, dim, NULL, 0, im->mmd_scratch, err);
+            sz[i] = (float)invcsi_rng_normal(rng);
+    const long up = cfg->z_bwd_sample ? B * dim + B * aux + nz : B * dim + nz;
+    int rc = im->be->copy_to_device(im->x, im->stage, sizeof(float) * (size_t)up, err);
     if (rc != INVCSI_OK)
         return rc;
 
-    /* L_bwd = MSE(f^-1(y, z_bwd), x), accumulated in double */
-    rc = invcsi_inn_inverse(im->inn, im->y, cfg->z_bwd_sample ? im->zbwd : NULL, batch,
-                            im->xhat, err);
-    if (rc != INVCSI_OK)
-        return rc;
-    double nmse_sum = 0.0;
-    const double sse = invcsi_batch_sse(x, im->xhat, batch, dim, &nmse_sum);
-    const double mse = sse / (double)nx;
-
-    /* gradients: d[y, z] from the MMD (y's copy in b is the stop-gradient side) ... */
-    memset(im->da, 0, sizeof(float) * (size_t)nx);
-    if (cfg->mmd_weight != 0.0f) {
-        rc = invcsi_mmd_imq_backward(im->da, NULL, cfg->mmd_weight, im->a, im->b, batch, dim,
-                                     NULL, 0, im->mmd_scratch, err);
-        if (rc != INVCSI_OK)
-            return rc;
-    }
-    unconcat(im->da, im->dy, mm, im->dz, aux, batch); /* dz overwrites z_bwd: used already */
-
-    /* ... plus the MSE's, through the inverse pass into the weights and y ... */
-    if (cfg->mse_weight != 0.0f) {
-        memset(im->dxhat, 0, sizeof(float) * (size_t)nx);
-        rc = invcsi_mse_backward(im->dxhat, NULL, cfg->mse_weight, im->xhat, x, nx, err);
-        if (rc == INVCSI_OK)
-            rc = invcsi_inn_inverse_backward(im->inn, batch, im->dxhat, im->dy, NULL, err);
-        if (rc != INVCSI_OK)
-            return rc;
-    }
-    /* ... and all of it back through the forward pass */
-    rc = invcsi_inn_backward(im->inn, batch, im->dy, im->dz, err);
+    inn_step_ctx ctx = {m, batch};
+    rc = im->be->run_step(&im->graph, batch, inn_step_device, &ctx, err);
     if (rc != INVCSI_OK)
         return rc;
 
+    double l[3];
+    rc = im->be->copy_to_host(l, im->losses, sizeof l, err);
+    if (rc == INVCSI_OK)
+        rc = im->be->synchronize(err);
+    if (rc != INVCSI_OK)
+        return rc;
+    const double mmd = l[0], mse = l[1] / (double)nx;
     if (out) {
         out->mmd = mmd;
         out->mse = mse;
         out->total = (double)cfg->mmd_weight * mmd + (double)cfg->mse_weight * mse;
-        out->nmse_sum = nmse_sum;
+        out->nmse_sum = l[2];
     }
     return INVCSI_OK;
 }
 
+/* Inference: host buffers in and out. With a device arena the reports go up into the step's
+ * buffers and the result comes down (one copy each way per call); on the CPU table the
+ * INN works on the caller's buffers directly. */
 static int inn_encode(invcsi_model *m, const float *x, int batch, float *y, invcsi_error *err)
 {
     inn_model *im = m->impl;
-    return invcsi_inn_forward(im->inn, x, batch, y, NULL, err);
+    if (!m->params.dev)
+        return invcsi_inn_forward(im->inn, x, batch, y, NULL, err);
+    if (batch < 1 || batch > im->max_batch)
+        return invcsi_error_set(err, INVCSI_EINVAL, "INN encode: batch %d outside [1, %d]",
+                                batch, im->max_batch);
+    const size_t nx = (size_t)batch * m->cfg.dim, ny = (size_t)batch * m->cfg.m;
+    int rc = im->be->copy_to_device(im->x, x, sizeof(float) * nx, err);
+    if (rc == INVCSI_OK)
+        rc = invcsi_inn_forward(im->inn, im->x, batch, im->y, NULL, err);
+    if (rc == INVCSI_OK)
+        rc = im->be->copy_to_host(y, im->y, sizeof(float) * ny, err);
+    return rc == INVCSI_OK ? im->be->synchronize(err) : rc;
 }
 
 static int inn_decode(invcsi_model *m, const float *y, int batch, float *xhat,
                       invcsi_error *err)
 {
     inn_model *im = m->impl;
-    return invcsi_inn_inverse(im->inn, y, NULL, batch, xhat, err);
+    if (!m->params.dev)
+        return invcsi_inn_inverse(im->inn, y, NULL, batch, xhat, err);
+    if (batch < 1 || batch > im->max_batch)
+        return invcsi_error_set(err, INVCSI_EINVAL, "INN decode: batch %d outside [1, %d]",
+                                batch, im->max_batch);
+    const size_t nx = (size_t)batch * m->cfg.dim, ny = (size_t)batch * m->cfg.m;
+    int rc = im->be->copy_to_device(im->dy, y, sizeof(float) * ny, err);
+    if (rc == INVCSI_OK)
+        rc = invcsi_inn_inverse(im->inn, im->dy, NULL, batch, im->xhat, err);
+    if (rc == INVCSI_OK)
+        rc = im->be->copy_to_host(xhat, im->xhat, sizeof(float) * nx, err);
+    return rc == INVCSI_OK ? im->be->synchronize(err) : rc;
 }
 
 const invcsi_model_ops invcsi_inn_ops = {

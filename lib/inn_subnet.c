@@ -7,6 +7,11 @@
  * The hidden maps are kept AFTER their LeakyReLU only: with slope >= 0 a LeakyReLU keeps
  * the sign of its input (0 stays 0), so f'(pre) == f'(post) and the backward reads the
  * derivative off the saved output; that halves the activation memory.
+ *
+ * Forward and backward run through the backend of the parameter table (p->be, the CPU
+ * table when NULL) on its compute-side buffers (params.h: invcsi_params_cdata): with a
+ * device arena every pointer given here is device memory and nothing is read on the host.
+ * init works on the host buffers (the mirror, when there is a device arena).
  */
 #include "invcsi/inn.h"
 
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "invcsi/backend.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
 
@@ -136,7 +142,7 @@ static long conv_scratch(const invcsi_inn_subnet *s, int batch)
     for (int i = 0; i < INVCSI_INN_SUBNET_CONVS; i++) {
         invcsi_conv2d_shape cs;
         conv_shape(s, i, batch, &cs);
-        long n = invcsi_conv2d_scratch_floats(&cs);
+        long n = invcsi_conv2d_be_scratch_floats(&cs);
         if (n > mx)
             mx = n;
     }
@@ -148,9 +154,14 @@ long invcsi_inn_subnet_scratch_floats(const invcsi_inn_subnet *s, int batch)
     return conv_scratch(s, batch) + 2 * map_floats(s, batch, s->width);
 }
 
+static const invcsi_backend *pbe(const invcsi_params *p)
+{
+    return p->be ? p->be : invcsi_backend_cpu();
+}
+
 static const float *wdata(const invcsi_params *p, int idx)
 {
-    return p->data + p->tensors[idx].offset;
+    return invcsi_params_cdata(p) + p->tensors[idx].offset;
 }
 
 /* Gradient buffer of a tensor, NULL when frozen or when there is no gradient buffer. */
@@ -158,24 +169,25 @@ static float *wgrad(invcsi_params *p, int idx)
 {
     if (!p->grad || p->tensors[idx].frozen)
         return NULL;
-    return p->grad + p->tensors[idx].offset;
+    return invcsi_params_cgrad(p) + p->tensors[idx].offset;
 }
 
 int invcsi_inn_subnet_forward(const invcsi_inn_subnet *s, const invcsi_params *p,
                               const float *in, invcsi_inn_subnet_acts *a, int batch,
                               float *scratch, invcsi_error *err)
 {
+    const invcsi_backend *be = pbe(p);
     const float *cur = in;
     for (int i = 0; i < INVCSI_INN_SUBNET_CONVS; i++) {
         invcsi_conv2d_shape cs;
         conv_shape(s, i, batch, &cs);
         float *out = i < 3 ? a->hidden[i] : a->out;
-        int rc = invcsi_conv2d_forward(out, cur, wdata(p, s->weight[i]), wdata(p, s->bias[i]),
-                                       &cs, scratch, err);
+        int rc = invcsi_conv2d_forward_be(be, out, cur, wdata(p, s->weight[i]),
+                                          wdata(p, s->bias[i]), &cs, scratch, err);
         if (rc != INVCSI_OK)
             return rc;
         if (i < 3)
-            invcsi_leaky_relu_forward(out, out, map_floats(s, batch, s->width), s->slope);
+            be->kern->leaky_relu_forward(out, out, map_floats(s, batch, s->width), s->slope);
         cur = out;
     }
     return INVCSI_OK;
@@ -185,6 +197,7 @@ int invcsi_inn_subnet_backward(const invcsi_inn_subnet *s, invcsi_params *p, con
                                const float *in, const invcsi_inn_subnet_acts *a, float *din,
                                int batch, float *scratch, invcsi_error *err)
 {
+    const invcsi_backend *be = pbe(p);
     const long hn = map_floats(s, batch, s->width);
     float *conv_ws = scratch;
     float *dpost = scratch + conv_scratch(s, batch); /* d(hidden after LReLU) */
@@ -196,18 +209,19 @@ int invcsi_inn_subnet_backward(const invcsi_inn_subnet *s, invcsi_params *p, con
         const float *conv_in = i == 0 ? in : a->hidden[i - 1];
         float *dconv_in = din;
         if (i > 0) {
-            memset(dpost, 0, sizeof(float) * hn);
+            be->kern->fill(dpost, hn, 0.0f);
             dconv_in = dpost;
         }
-        int rc = invcsi_conv2d_backward(dconv_in, wgrad(p, s->weight[i]), wgrad(p, s->bias[i]),
-                                        g, conv_in, wdata(p, s->weight[i]), &cs, conv_ws, err);
+        int rc = invcsi_conv2d_backward_be(be, dconv_in, wgrad(p, s->weight[i]),
+                                           wgrad(p, s->bias[i]), g, conv_in,
+                                           wdata(p, s->weight[i]), &cs, conv_ws, err);
         if (rc != INVCSI_OK)
             return rc;
         if (i > 0) {
             /* through the LeakyReLU that produced hidden[i-1] (its output stands in for its
              * input: same sign, see the file comment) */
-            memset(dpre, 0, sizeof(float) * hn);
-            invcsi_leaky_relu_backward(dpre, dpost, a->hidden[i - 1], hn, s->slope);
+            be->kern->fill(dpre, hn, 0.0f);
+            be->kern->leaky_relu_backward(dpre, dpost, a->hidden[i - 1], hn, s->slope);
             g = dpre; /* the next conv reads dpre and writes dpost: no aliasing */
         }
     }

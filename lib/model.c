@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invcsi/backend.h"
 #include "invcsi/json.h"
 #include "invcsi/stqenet.h"
 #include "invcsi/train.h"
@@ -458,6 +459,10 @@ int invcsi_model_save(const invcsi_model *m, const char *path, const invcsi_st_k
             return invcsi_error_set(err, INVCSI_EINVAL,
                                     "%s: metadata key \"%s\" is reserved for the model", path,
                                     extra[i].key ? extra[i].key : "(null)");
+    /* the weights of a device arena: into the host mirror, which is what is written */
+    int sync_rc = invcsi_params_to_host(&m->params, err);
+    if (sync_rc != INVCSI_OK)
+        return sync_rc;
     char *cfg_json = invcsi_model_config_to_json(&m->cfg);
     invcsi_st_kv *meta = calloc((size_t)n_extra + 3, sizeof *meta);
     if (!cfg_json || !meta) {
@@ -586,4 +591,23 @@ int invcsi_model_decode(invcsi_model *m, const float *y, long count, float *xhat
             return rc;
     }
     return INVCSI_OK;
+}
+
+int invcsi_model_use_backend(invcsi_model *m, const invcsi_backend *be, invcsi_error *err)
+{
+    if (!be)
+        be = invcsi_backend_cpu();
+    const unsigned need = invcsi_backend_caps_for_kind(m->cfg.kind);
+    if ((be->caps & need) != need)
+        return invcsi_error_set(err, INVCSI_EUNSUPPORTED,
+                                "model kind \"%s\" does not run on the %s backend in this "
+                                "version (only the INN model runs on CUDA)",
+                                m->cfg.kind, be->name);
+    const invcsi_backend *cur = m->params.be ? m->params.be : invcsi_backend_cpu();
+    if (cur == be)
+        return INVCSI_OK;
+    int rc = invcsi_params_attach(&m->params, be, err);
+    if (rc == INVCSI_OK)
+        rc = m->ops->reserve(m, m->max_batch, err);
+    return rc;
 }

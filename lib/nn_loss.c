@@ -15,6 +15,7 @@
  * Scratch layout (invcsi_mmd_scratch_floats): d2_aa, d2_bb, d2_ab (n*n each, kept from the
  * forward for the backward), a weight matrix (n*n), row norms of a and b (n each).
  */
+#include "invcsi/backend.h"
 #include "invcsi/gemm.h"
 #include "invcsi/nn.h"
 #include "loss_math.h"
@@ -46,14 +47,18 @@ int invcsi_mse_backward(float *dpred, float *dtarget, float dloss, const float *
         return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: n = %ld must be >= 1", n);
     if (!pred || !target)
         return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: NULL buffer");
-    const float k = dloss / (float)n;
-    for (long i = 0; i < n; i++) {
-        const float g = k * nn_sq_err_grad(pred[i], target[i]);
-        if (dpred)
-            dpred[i] += g;
-        if (dtarget)
-            dtarget[i] -= g;
-    }
+    return invcsi_mse_backward_be(invcsi_backend_cpu(), dpred, dtarget, dloss, pred, target, n,
+                                  err);
+}
+
+int invcsi_mse_backward_be(const invcsi_backend *be, float *dpred, float *dtarget, float dloss,
+                           const float *pred, const float *target, long n, invcsi_error *err)
+{
+    if (n < 1)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: n = %ld must be >= 1", n);
+    if (!pred || !target)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mse_backward: NULL buffer");
+    be->kern->mse_backward(pred, target, dpred, dtarget, n, dloss / (float)n);
     return INVCSI_OK;
 }
 
@@ -61,8 +66,11 @@ int invcsi_mse_backward(float *dpred, float *dtarget, float dloss, const float *
 
 long invcsi_mmd_scratch_floats(int n) { return 4L * n * n + 2L * n; }
 
+/* Sizes and pointers; the kernel constants' values only when they are host memory
+ * (host_constants: the host entry points; the _be ones may get a device list). */
 static int mmd_check(const char *fn, const float *a, const float *b, int n, int dim,
-                     const float *c_list, int n_c, const float *scratch, invcsi_error *err)
+                     const float *c_list, int n_c, const float *scratch, int host_constants,
+                     invcsi_error *err)
 {
     if (n < 2 || dim < 1)
         return invcsi_error_set(err, INVCSI_EINVAL,
@@ -74,7 +82,7 @@ static int mmd_check(const char *fn, const float *a, const float *b, int n, int 
     if (n_c < 0 || (n_c > 0 && !c_list))
         return invcsi_error_set(err, INVCSI_EINVAL, "%s: %d kernel constants but no list", fn,
                                 n_c);
-    for (int i = 0; i < n_c; i++)
+    for (int i = 0; host_constants && i < n_c; i++)
         if (!(c_list[i] > 0.0f))
             return invcsi_error_set(err, INVCSI_EINVAL,
                                     "%s: kernel constant C[%d] = %g must be > 0", fn, i,
@@ -84,35 +92,25 @@ static int mmd_check(const char *fn, const float *a, const float *b, int n, int 
     return INVCSI_OK;
 }
 
-static void row_norms(float *norm, const float *x, int n, int dim)
-{
-    for (int i = 0; i < n; i++) {
-        double acc = 0.0;
-        const float *r = x + (long)i * dim;
-        for (int k = 0; k < dim; k++)
-            acc += (double)r[k] * r[k];
-        norm[i] = (float)acc;
-    }
-}
+/* The MMD through a backend table: row norms, distance matrices (GEMM + finishing kernel),
+ * the loss (one serial kernel: the double sum in row-major order), and in the backward the
+ * weight matrices, their row sums (double) and one GEMM per term. The host functions are
+ * these on the CPU table, so there is one implementation. */
 
-/* d2[i][j] = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 (nn_sq_dist_finish of
+/* d2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 (nn_sq_dist_finish of
  * kernels/loss_math.h); same_set: x == y, whose diagonal is exactly 0. */
-static void sq_distances(float *d2, const float *x, const float *nx, const float *y,
-                         const float *ny, int n, int dim, int same_set)
+static void sq_distances(const invcsi_backend *be, float *d2, const float *x, const float *nx,
+                         const float *y, const float *ny, int n, int dim, int same_set)
 {
-    invcsi_sgemm(INVCSI_NOTRANS, INVCSI_TRANS, n, n, dim, -2.0f, x, dim, y, dim, 0.0f, d2, n);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            d2[(long)i * n + j] = nn_sq_dist_finish(d2[(long)i * n + j], nx[i], ny[j]);
-    if (same_set)
-        for (int i = 0; i < n; i++)
-            d2[(long)i * n + i] = 0.0f;
+    be->sgemm(INVCSI_NOTRANS, INVCSI_TRANS, n, n, dim, -2.0f, x, dim, y, dim, 0.0f, d2, n);
+    be->kern->sq_dist_finish(d2, nx, ny, n, same_set);
 }
 
-int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, int dim,
-                           const float *c_list, int n_c, float *scratch, invcsi_error *err)
+int invcsi_mmd_imq_forward_be(const invcsi_backend *be, double *loss, const float *a,
+                              const float *b, int n, int dim, const float *c_list, int n_c,
+                              float *scratch, invcsi_error *err)
 {
-    int rc = mmd_check("mmd_imq_forward", a, b, n, dim, c_list, n_c, scratch, err);
+    int rc = mmd_check("mmd_imq_forward", a, b, n, dim, c_list, n_c, scratch, 0, err);
     if (rc)
         return rc;
     if (!loss)
@@ -122,48 +120,46 @@ int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, i
     float *na = scratch + 4 * nn, *nb = na + n;
     const float c_def = 2.0f * dim; /* the kernel constant when the list is empty */
 
-    row_norms(na, a, n, dim);
-    row_norms(nb, b, n, dim);
-    sq_distances(d2_aa, a, na, a, na, n, dim, 1);
-    sq_distances(d2_bb, b, nb, b, nb, n, dim, 1);
-    sq_distances(d2_ab, a, na, b, nb, n, dim, 0);
-
-    double s_same = 0.0, s_cross = 0.0;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) {
-            const long ij = (long)i * n + j;
-            if (i != j)
-                s_same += (double)nn_imq_sum(d2_aa[ij], c_list, n_c, c_def) +
-                          nn_imq_sum(d2_bb[ij], c_list, n_c, c_def);
-            s_cross += nn_imq_sum(d2_ab[ij], c_list, n_c, c_def);
-        }
-    *loss = (float)(s_same / ((double)n * (n - 1)) - 2.0 * s_cross / ((double)n * n));
+    be->kern->row_sumsq(na, a, n, dim);
+    be->kern->row_sumsq(nb, b, n, dim);
+    sq_distances(be, d2_aa, a, na, a, na, n, dim, 1);
+    sq_distances(be, d2_bb, b, nb, b, nb, n, dim, 1);
+    sq_distances(be, d2_ab, a, na, b, nb, n, dim, 0);
+    be->kern->mmd_loss(d2_aa, d2_bb, d2_ab, n, c_list, n_c, c_def, loss);
     return INVCSI_OK;
 }
 
-/* dx += rowsum(w) .* x - w y  (w is n x n, x and y are n x dim); transposed: w^T. */
-static void weighted_diff_add(float *dx, const float *w, int trans_w, const float *x,
-                              const float *y, int n, int dim)
+int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, int dim,
+                           const float *c_list, int n_c, float *scratch, invcsi_error *err)
 {
-    for (int i = 0; i < n; i++) {
-        double rs = 0.0;
-        for (int j = 0; j < n; j++)
-            rs += trans_w ? w[(long)j * n + i] : w[(long)i * n + j];
-        const float r = (float)rs;
-        float *d = dx + (long)i * dim;
-        const float *xi = x + (long)i * dim;
-        for (int k = 0; k < dim; k++)
-            d[k] += r * xi[k];
-    }
-    invcsi_sgemm(trans_w ? INVCSI_TRANS : INVCSI_NOTRANS, INVCSI_NOTRANS, n, dim, n, -1.0f, w,
-                 n, y, dim, 1.0f, dx, dim);
+    int rc = mmd_check("mmd_imq_forward", a, b, n, dim, c_list, n_c, scratch, 1, err);
+    if (rc)
+        return rc;
+    if (!loss)
+        return invcsi_error_set(err, INVCSI_EINVAL, "mmd_imq_forward: NULL loss");
+    double l = 0.0;
+    rc = invcsi_mmd_imq_forward_be(invcsi_backend_cpu(), &l, a, b, n, dim, c_list, n_c, scratch,
+                                   err);
+    *loss = (float)l;
+    return rc;
 }
 
-int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, const float *b,
-                            int n, int dim, const float *c_list, int n_c, float *scratch,
-                            invcsi_error *err)
+/* dx += rowsum(w) .* x - w y  (w is n x n, x and y are n x dim); transposed: w^T.
+ * The row sums go to rs (n floats of scratch). */
+static void weighted_diff_add(const invcsi_backend *be, float *dx, const float *w, int trans_w,
+                              const float *x, const float *y, int n, int dim, float *rs)
 {
-    int rc = mmd_check("mmd_imq_backward", a, b, n, dim, c_list, n_c, scratch, err);
+    be->kern->row_sums(rs, w, n, n, trans_w ? 1 : n, trans_w ? n : 1, 0);
+    be->kern->row_scale_add(dx, rs, x, n, dim);
+    be->sgemm(trans_w ? INVCSI_TRANS : INVCSI_NOTRANS, INVCSI_NOTRANS, n, dim, n, -1.0f, w, n,
+              y, dim, 1.0f, dx, dim);
+}
+
+int invcsi_mmd_imq_backward_be(const invcsi_backend *be, float *da, float *db, float dloss,
+                               const float *a, const float *b, int n, int dim,
+                               const float *c_list, int n_c, float *scratch, invcsi_error *err)
+{
+    int rc = mmd_check("mmd_imq_backward", a, b, n, dim, c_list, n_c, scratch, 0, err);
     if (rc)
         return rc;
     if (!da && !db)
@@ -171,30 +167,39 @@ int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, c
     const long nn = (long)n * n;
     const float *d2_aa = scratch, *d2_bb = scratch + nn, *d2_ab = scratch + 2 * nn;
     float *w = scratch + 3 * nn;
+    float *rs = scratch + 4 * nn; /* the row norms' place: the forward is done with them */
     const float c_def = 2.0f * dim;
     const float coef_same = (float)(4.0 * dloss / ((double)n * (n - 1)));
     const float coef_cross = (float)(-4.0 * dloss / ((double)n * n));
 
-    /* within-set terms: the same form for a (from d2_aa) and for b (from d2_bb) */
+    /* within-set terms: the same form for a (from d2_aa) and for b (from d2_bb); i == j is
+     * not in the unbiased sum (zero diagonal) */
     for (int set = 0; set < 2; set++) {
         float *dx = set == 0 ? da : db;
         const float *x = set == 0 ? a : b;
         const float *d2 = set == 0 ? d2_aa : d2_bb;
         if (!dx)
             continue;
-        for (long ij = 0; ij < nn; ij++)
-            w[ij] = coef_same * nn_imq_sum_grad(d2[ij], c_list, n_c, c_def);
-        for (int i = 0; i < n; i++)
-            w[(long)i * n + i] = 0.0f; /* i == j is not in the unbiased sum */
-        weighted_diff_add(dx, w, 0, x, x, n, dim);
+        be->kern->mmd_weight(d2, w, n, coef_same, c_list, n_c, c_def, 1);
+        weighted_diff_add(be, dx, w, 0, x, x, n, dim, rs);
     }
 
     /* cross term: one weight matrix serves both sides */
-    for (long ij = 0; ij < nn; ij++)
-        w[ij] = coef_cross * nn_imq_sum_grad(d2_ab[ij], c_list, n_c, c_def);
+    be->kern->mmd_weight(d2_ab, w, n, coef_cross, c_list, n_c, c_def, 0);
     if (da)
-        weighted_diff_add(da, w, 0, a, b, n, dim);
+        weighted_diff_add(be, da, w, 0, a, b, n, dim, rs);
     if (db)
-        weighted_diff_add(db, w, 1, b, a, n, dim);
+        weighted_diff_add(be, db, w, 1, b, a, n, dim, rs);
     return INVCSI_OK;
+}
+
+int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, const float *b,
+                            int n, int dim, const float *c_list, int n_c, float *scratch,
+                            invcsi_error *err)
+{
+    int rc = mmd_check("mmd_imq_backward", a, b, n, dim, c_list, n_c, scratch, 1, err);
+    if (rc)
+        return rc;
+    return invcsi_mmd_imq_backward_be(invcsi_backend_cpu(), da, db, dloss, a, b, n, dim, c_list,
+                                      n_c, scratch, err);
 }

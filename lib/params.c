@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Parameter table: named tensors in one aligned float block (see invcsi/params.h). */
 #include "invcsi/params.h"
+#include "invcsi/backend.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -178,7 +179,11 @@ int invcsi_params_set_frozen(invcsi_params *p, const char *prefix, int frozen)
 
 void invcsi_params_zero_grad(invcsi_params *p)
 {
-    if (p->grad)
+    if (!p->grad)
+        return;
+    if (p->dev)
+        p->be->kern->fill(invcsi_params_cgrad(p), (long)p->total, 0.0f);
+    else
         memset(p->grad, 0, p->total * sizeof(float));
 }
 
@@ -188,12 +193,68 @@ void invcsi_params_zero_adam(invcsi_params *p)
         memset(p->adam_m, 0, p->total * sizeof(float));
     if (p->adam_v)
         memset(p->adam_v, 0, p->total * sizeof(float));
+    if (p->dev && p->adam_m) {
+        p->be->kern->fill(invcsi_params_cadam_m(p), (long)(2 * p->total), 0.0f);
+    }
+}
+
+/* Buffers in the arena: 4 with gradient/Adam state, 1 for inference. */
+static int arena_buffers(const invcsi_params *p) { return p->grad ? 4 : 1; }
+
+int invcsi_params_to_host(const invcsi_params *p, invcsi_error *err)
+{
+    if (!p->dev)
+        return INVCSI_OK;
+    /* the host buffers are one block too (finalize): one copy */
+    int rc = p->be->copy_to_host(p->data, p->dev,
+                                 (size_t)arena_buffers(p) * p->total * sizeof(float), err);
+    return rc == INVCSI_OK ? p->be->synchronize(err) : rc;
+}
+
+int invcsi_params_from_host(invcsi_params *p, invcsi_error *err)
+{
+    if (!p->dev)
+        return INVCSI_OK;
+    return p->be->copy_to_device(p->dev, p->data,
+                                 (size_t)arena_buffers(p) * p->total * sizeof(float), err);
+}
+
+static void detach(invcsi_params *p)
+{
+    if (p->dev)
+        p->be->free(p->dev);
+    p->dev = NULL;
+    p->be = NULL;
+}
+
+int invcsi_params_attach(invcsi_params *p, const invcsi_backend *be, invcsi_error *err)
+{
+    if (!p->finalized)
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "parameter table: attach a backend after finalize");
+    int rc = invcsi_params_to_host(p, err);
+    if (rc != INVCSI_OK)
+        return rc;
+    detach(p);
+    if (!be || be == invcsi_backend_cpu())
+        return INVCSI_OK;
+    void *dev = NULL;
+    rc = be->alloc(&dev, (size_t)arena_buffers(p) * p->total * sizeof(float), err);
+    if (rc != INVCSI_OK)
+        return rc;
+    p->be = be;
+    p->dev = dev;
+    rc = invcsi_params_from_host(p, err);
+    if (rc != INVCSI_OK)
+        detach(p);
+    return rc;
 }
 
 void invcsi_params_free(invcsi_params *p)
 {
     if (!p)
         return;
+    detach(p);
     free(p->data); /* the one block; grad, m and v point into it */
     free(p->tensors);
     invcsi_params_init(p);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "invcsi/backend.h"
 #include "invcsi/gemm.h"
 #include "invcsi/json.h"
 #include "invcsi/metrics.h"
@@ -148,8 +149,25 @@ int invcsi_train_adam_step(invcsi_model *m, double lr, long t, invcsi_error *err
     if (!p->grad || !p->adam_m || !p->adam_v)
         return invcsi_error_set(err, INVCSI_EINVAL,
                                 "the model has no gradient buffers (created for inference)");
+    if (t < 1 || !(lr >= 0.0))
+        return invcsi_error_set(err, INVCSI_EINVAL, "adam: step %ld must be >= 1, lr %g >= 0",
+                                t, lr);
     invcsi_adam_config ac = invcsi_adam_default();
     ac.lr = lr;
+    /* The update runs as the `adam` kernel of the parameters' backend (kernels/nn_math.h
+     * nn_adam_element, the function invcsi_adam_step loops over) on the compute-side
+     * buffers, so a device arena is updated where it lives. The per-step scalars are
+     * invcsi_adam_step's, in double as there (bias corrections for step t). */
+    const double bc1 = 1.0 - pow(ac.beta1, (double)t);
+    const double bc2 = 1.0 - pow(ac.beta2, (double)t);
+    const float step_size = (float)(ac.lr / bc1);
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    const float b1 = (float)ac.beta1, omb1 = (float)(1.0 - ac.beta1);
+    const float b2 = (float)ac.beta2, omb2 = (float)(1.0 - ac.beta2);
+    const float eps = (float)ac.eps, wd = (float)ac.weight_decay;
+    const invcsi_kernels *k = (p->be ? p->be : invcsi_backend_cpu())->kern;
+    float *data = invcsi_params_cdata(p), *grad = invcsi_params_cgrad(p);
+    float *mm = invcsi_params_cadam_m(p), *vv = invcsi_params_cadam_v(p);
     /* Adam over maximal runs of consecutive trainable tensors: a run includes the zero
      * padding between its tensors, whose gradient and moments stay zero, so their update
      * is zero too. Frozen tensors lie outside every run: untouched. */
@@ -164,10 +182,8 @@ int invcsi_train_adam_step(invcsi_model *m, double lr, long t, invcsi_error *err
             j++;
         size_t begin = p->tensors[i].offset;
         size_t end = p->tensors[j].offset + p->tensors[j].count;
-        int rc = invcsi_adam_step(p->data + begin, p->grad + begin, p->adam_m + begin,
-                                  p->adam_v + begin, (long)(end - begin), &ac, t, err);
-        if (rc != INVCSI_OK)
-            return rc;
+        k->adam(data + begin, grad + begin, mm + begin, vv + begin, (long)(end - begin), b1, omb1,
+                b2, omb2, eps, wd, step_size, inv_sqrt_bc2);
         i = j + 1;
     }
     return INVCSI_OK;
@@ -457,6 +473,10 @@ int invcsi_checkpoint_save(const invcsi_model *m, const invcsi_train_options *o,
     if (!p->adam_m || !p->adam_v)
         return invcsi_error_set(err, INVCSI_EINVAL,
                                 "%s: the model has no optimiser state to checkpoint", path);
+    /* weights and moments of a device arena: into the host mirror, which is what is saved */
+    int sync_rc = invcsi_params_to_host(p, err);
+    if (sync_rc != INVCSI_OK)
+        return sync_rc;
     for (int i = 0; i < o->n_meta; i++)
         for (size_t k = 0; k < sizeof RESERVED_META / sizeof RESERVED_META[0]; k++)
             if (!o->meta[i].key || !strcmp(o->meta[i].key, RESERVED_META[k]))

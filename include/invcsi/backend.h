@@ -11,17 +11,39 @@
  * host memory for "cpu", device memory (from its alloc) for "cuda". The CPU table's
  * alloc/copy functions are malloc/memcpy, so code written against the table runs on both.
  *
- * WHAT IS AND IS NOT WIRED UP IN THIS VERSION (be clear about it):
- * - The layer library (nn_dense.c, nn_conv.c, ...) works on host buffers and calls
- *   invcsi_sgemm (gemm.h), which IS the CPU table's sgemm entry: the models run on the CPU
- *   backend, whatever was selected. The training step on the device (parameters, gradients
- *   and Adam state in one device allocation, activations in another, no host round trip per
- *   layer, captured in a CUDA graph) is NOT built yet. The CUDA table therefore lacks
- *   INVCSI_BACKEND_CAP_MODELS, and programs/blocks that select with that capability get a
- *   clear error for `cuda` and the CPU for `auto` (see invcsi_backend_select_caps).
- * - The CUDA table's GEMM/batched GEMM/sum/memory entries are complete (cuBLAS and one
- *   block-reduction kernel) and are checked against the CPU table by tests/test_gpu_backend
- *   (ctest label gpu), which this project has NOT run on a GPU: it skips without one.
+ * WHAT IS WIRED UP IN THIS VERSION (be clear about it):
+ * - The kernel table (invcsi_kernels below, `kern`): one function pointer per element-wise
+ *   kernel of kernels/kernel_list.h. The CPU table runs each kernel's per-item body
+ *   kb_<name> (kernels/kernel_bodies.h) in a plain loop (one pointer call per launch, never
+ *   per element); the CUDA table launches the __global__ wrapper of the same body
+ *   (kernels/elementwise.cu) on the backend's stream. Tests may build a third table from the
+ *   host launch emulator (kernels/launch_emu.h, invcsi_emu_<name>).
+ * - The INN model (lib/inn_*.c, nn_conv/nn_loss backend variants) does every per-element
+ *   loop, copy, GEMM and reduction of its training step and of encode/decode through a
+ *   table, on buffers in that table's memory: parameters, gradients and Adam moments in one
+ *   alloc (invcsi_params_attach, params.h), activations + scratch in another (inn_model.c).
+ *   Per training step (invcsi_train_one_step -> the INN's train_step): the gradient is
+ *   zeroed by the fill kernel, the batch and the step's noise (drawn on the host from the
+ *   step's RNG stream, as before) go up in ONE copy, the step runs, the three loss scalars
+ *   come down in ONE copy, and Adam runs as the adam kernel over the arena: nothing else
+ *   crosses between host and device (tests/test_device_step counts it). The host conv of
+ *   nn_conv.c (frame-based, CPU-fast) stays for the host-resident kinds; the INN uses the
+ *   backend conv there (invcsi_conv2d_*_be).
+ * - Capture: run_step(graph, key, fn, ctx) runs fn, which may only queue table work (no
+ *   copies, allocations or synchronisation). CPU: fn runs eagerly every time. CUDA: the
+ *   first call for a handle (or a new key) captures fn on the backend's stream
+ *   (cudaStreamBeginCapture / EndCapture, cudaGraphInstantiate) and launches the graph;
+ *   later calls with the same key only cudaGraphLaunch it. The graph replays the SAME
+ *   pointers and scalar arguments, so only work whose arguments do not change between
+ *   steps goes into it: the INN's forward, losses and backward (key = batch). Adam's
+ *   scalars change every step (lr, bias corrections), so the Adam launches run eagerly
+ *   after the graph.
+ * - Other model kinds (csinet, invcsinet, stqenet) still compute on host buffers with the
+ *   CPU library: hence two capabilities, INVCSI_BACKEND_CAP_MODELS (every kind) and
+ *   INVCSI_BACKEND_CAP_INN (the "inn" kind only); the CUDA table has only the latter.
+ * - The CUDA table is compiled with nvcc here and checked against the CPU one by
+ *   tests/test_gpu_backend and tests/test_gpu_train_step (ctest label gpu), which this
+ *   project has NOT run on a GPU: they skip without one.
  *
  * Errors: the GEMM entries keep the gemm.h signature (void), as cuBLAS calls are
  * asynchronous anyway. A backend records the first failure of such a call ("sticky", as
@@ -34,6 +56,7 @@
 
 #include "invcsi/error.h"
 #include "invcsi/gemm.h"
+#include "kernel_list.h" /* kernels/: INVCSI_ELEMENTWISE_KERNELS */
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,10 +64,18 @@ extern "C" {
 
 /* Capabilities a caller may require of a backend (invcsi_backend_select_caps). */
 enum {
-    /* The models' train_step/encode/decode (model.h) run on this backend. Only "cpu" in this
-     * version (see above). */
+    /* Every model kind's train_step/encode/decode (model.h) runs on this backend. Only
+     * "cpu" in this version (see above). */
     INVCSI_BACKEND_CAP_MODELS = 1u << 0,
+    /* The "inn" model kind runs on this backend (its training step device-resident and,
+     * on CUDA, captured in a graph): "cpu" and "cuda". A caller training kind K asks for
+     * invcsi_backend_caps_for_kind(K). */
+    INVCSI_BACKEND_CAP_INN = 1u << 1,
 };
+
+/* The capabilities a model of kind `kind` needs: INVCSI_BACKEND_CAP_INN for "inn",
+ * INVCSI_BACKEND_CAP_MODELS for every other kind. */
+unsigned invcsi_backend_caps_for_kind(const char *kind);
 
 /*
  * The sum reduction's order is the CUDA block reduction's (kblock_sum in
@@ -72,6 +103,22 @@ typedef void (*invcsi_sgemm_strided_batched_fn)(int trans_a, int trans_b, int m,
                                                 long long stride_b, float beta, float *c,
                                                 int ldc, long long stride_c, int batch);
 
+/* The kernel table: one entry per kernel of INVCSI_ELEMENTWISE_KERNELS, with that kernel's
+ * parameters (kernels/cuda_kernels.h documents each; every pointer is in the backend's
+ * memory). Launches are asynchronous on CUDA; a failed launch is recorded and reported by
+ * synchronize(). A launch with no items does nothing. */
+#define INVCSI_KERNEL_TABLE_MEMBER(name, n_expr, params, args) void (*name)(INVCSI_KL_UNPAREN params);
+#define INVCSI_KL_UNPAREN(...) __VA_ARGS__
+typedef struct invcsi_kernels {
+    INVCSI_ELEMENTWISE_KERNELS(INVCSI_KERNEL_TABLE_MEMBER)
+    /* *result = the sum of x[0..n) in the documented order above, left in backend memory
+     * (partial: invcsi_grid_1d(n) <= 2048 floats of backend scratch). */
+    void (*sum)(const float *x, long n, float *partial, float *result);
+} invcsi_kernels;
+
+/* A step for run_step: queues table work only; returns INVCSI_OK or an error. */
+typedef int (*invcsi_step_fn)(void *ctx, invcsi_error *err);
+
 typedef struct invcsi_backend {
     const char *name;    /* "cpu" or "cuda" */
     unsigned caps;       /* INVCSI_BACKEND_CAP_* */
@@ -96,6 +143,20 @@ typedef struct invcsi_backend {
     /* Waits for all queued work; returns (and clears) the first error any entry recorded
      * since the last call. */
     int (*synchronize)(invcsi_error *err);
+
+    /* Preferred GEMM width of the backend conv (nn_conv.c "backend version"): a batch of
+     * small maps is processed in chunks of about this many GEMM columns (CPU: 256, so a
+     * chunk's unrolled matrix stays in L2); 0 = the whole batch in one GEMM (CUDA: fewer,
+     * larger launches). */
+    int conv_chunk_columns;
+    /* The element-wise kernels (never NULL). */
+    const invcsi_kernels *kern;
+    /* Runs fn(ctx) as a captured step (see "Capture" above). *graph: the caller's handle,
+     * NULL before the first call; key: what the captured work depends on besides the
+     * pointers (e.g. the batch size): a new key captures anew. */
+    int (*run_step)(void **graph, long key, invcsi_step_fn fn, void *ctx, invcsi_error *err);
+    /* Frees a handle of run_step (NULL accepted). */
+    void (*graph_free)(void *graph);
 } invcsi_backend;
 
 /* The CPU table (always available): OpenBLAS through invcsi_sgemm, batched GEMM as a

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The invertible network (INN) of InvCSINet (DESIGN.md section 3), CPU backend.
+ * The invertible network (INN) of InvCSINet (DESIGN.md section 3), on any backend table
+ * (include/invcsi/backend.h): every loop, copy, GEMM and reduction of the passes goes
+ * through the backend of its parameter table, so with a device arena (params.h) the
+ * training step never touches the host.
  *
  *   x [2 x (nr*nt) x nc]  --front-->  v [C = 2p^2][gh][gw]  --split-->  (x1 | x2)
  *   (x1, x2) --block 0--> ... --block K-1--> (y, z)        y: M = c1*G values (the latent)
@@ -192,6 +195,26 @@ int invcsi_energy_order(float *perm, const float *x, long n, int dim, invcsi_err
  * eigenvalue, each axis signed so its largest-magnitude entry is positive. */
 int invcsi_klt_fit(float *rot, const float *x, long n, int dim, invcsi_error *err);
 
+/* The same maps through a backend table (pointers in its memory); the functions above are
+ * these on the CPU table. invcsi_split_rows_be is the inverse of invcsi_concat_rows_be. */
+struct invcsi_backend;
+void invcsi_patchify_be(const struct invcsi_backend *be, float *out, const float *in, int batch,
+                        int planes, int h, int w, int p);
+void invcsi_unpatchify_be(const struct invcsi_backend *be, float *out, const float *in,
+                          int batch, int planes, int h, int w, int p);
+void invcsi_gather_be(const struct invcsi_backend *be, float *out, const float *in,
+                      const float *perm, int batch, int dim);
+void invcsi_scatter_be(const struct invcsi_backend *be, float *out, const float *in,
+                       const float *perm, int batch, int dim);
+void invcsi_rotate_be(const struct invcsi_backend *be, float *out, const float *in,
+                      const float *rot, int batch, int dim);
+void invcsi_rotate_inverse_be(const struct invcsi_backend *be, float *out, const float *in,
+                              const float *rot, int batch, int dim);
+void invcsi_concat_rows_be(const struct invcsi_backend *be, float *out, const float *h1, int n1,
+                           const float *h2, int n2, int batch);
+void invcsi_split_rows_be(const struct invcsi_backend *be, const float *in, float *h1, int n1,
+                          float *h2, int n2, int batch);
+
 /* ===== the whole INN ====================================================================== */
 
 typedef struct invcsi_inn invcsi_inn;
@@ -200,8 +223,17 @@ typedef struct invcsi_inn invcsi_inn;
  * later calls: p must stay at its address (invcsi_model's params do). */
 int invcsi_inn_create(invcsi_inn **inn, const invcsi_model_config *cfg, invcsi_params *p,
                       const char *prefix, invcsi_error *err);
-/* Activations and scratch for up to max_batch reports (the only allocation). */
+/* Activations and scratch for up to max_batch reports (the only allocation), in the memory
+ * of the parameter table's backend (p->be; the CPU table when NULL). From then on the
+ * passes below run through that backend and every x, y, z, xhat, dy, dz given to them must
+ * be in its memory (host memory for the CPU table). Attaching the table to another backend
+ * (invcsi_params_attach) requires reserving again. */
 int invcsi_inn_reserve(invcsi_inn *inn, int max_batch, invcsi_error *err);
+/* The same in a caller's buffer of invcsi_inn_mem_floats(inn, max_batch) floats of that
+ * backend's memory (the INN model puts its own buffers in the same allocation); the
+ * caller keeps owning buf. */
+long invcsi_inn_mem_floats(const invcsi_inn *inn, int max_batch);
+int invcsi_inn_reserve_in(invcsi_inn *inn, int max_batch, float *buf, invcsi_error *err);
 /* Weights from seed (needs finalized params): He-uniform subnets whose last conv is
  * scaled by last_gain (0: every block starts as the identity; > 0: a randomised INN, for
  * tests), seeded channel permutations. The front table is left alone. */

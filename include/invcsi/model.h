@@ -164,6 +164,16 @@ int invcsi_model_save(const invcsi_model *m, const char *path, const invcsi_st_k
 /* Reads the config from the metadata, creates the model, loads and checks every tensor. */
 int invcsi_model_load(invcsi_model **m, const char *path, int max_batch, invcsi_error *err);
 
+/* Moves the model's computation to backend be (NULL: the CPU table): the parameters,
+ * gradients and Adam moments into one allocation of be (invcsi_params_attach, filled from
+ * the host buffers), the activations into another (ops->reserve again). Needs the
+ * capability invcsi_backend_caps_for_kind(kind) (backend.h): INVCSI_EUNSUPPORTED
+ * otherwise. Call it after init/load/fit_front; invcsi_model_save and checkpoints copy the
+ * weights back to the host mirror themselves. */
+struct invcsi_backend;
+int invcsi_model_use_backend(invcsi_model *m, const struct invcsi_backend *be,
+                             invcsi_error *err);
+
 /* Parameters proper (sum of tensor counts, frozen buffers such as BN running stats
  * excluded when exclude_frozen is set). */
 long invcsi_model_param_count(const invcsi_model *m, int exclude_frozen);

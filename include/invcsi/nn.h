@@ -64,6 +64,19 @@ int invcsi_conv2d_backward(float *dinput, float *dweight, float *dbias, const fl
                            const float *in, const float *weight, const invcsi_conv2d_shape *s,
                            float *scratch, invcsi_error *err);
 
+/* The same layer through a backend table (include/invcsi/backend.h), every pointer in that
+ * backend's memory (lib/nn_conv.c, "the backend version"): used by the device-resident INN.
+ * Scratch: invcsi_conv2d_be_scratch_floats (the whole batch is one GEMM). */
+struct invcsi_backend;
+long invcsi_conv2d_be_scratch_floats(const invcsi_conv2d_shape *s);
+int invcsi_conv2d_forward_be(const struct invcsi_backend *be, float *out, const float *in,
+                             const float *weight, const float *bias,
+                             const invcsi_conv2d_shape *s, float *scratch, invcsi_error *err);
+int invcsi_conv2d_backward_be(const struct invcsi_backend *be, float *dinput, float *dweight,
+                              float *dbias, const float *dout, const float *in,
+                              const float *weight, const invcsi_conv2d_shape *s, float *scratch,
+                              invcsi_error *err);
+
 /* ===== dense (fully connected): out = in W^T + b ========================================= */
 
 /* out[B][out_dim] = in[B][in_dim] weight[out_dim][in_dim]^T + bias[out_dim] (bias may be NULL). */
@@ -163,6 +176,22 @@ int invcsi_mmd_imq_forward(float *loss, const float *a, const float *b, int n, i
 int invcsi_mmd_imq_backward(float *da, float *db, float dloss, const float *a, const float *b,
                             int n, int dim, const float *c_list, int n_c, float *scratch,
                             invcsi_error *err);
+
+/* The MMD through a backend table, every pointer (c_list too) in its memory: loss is ONE
+ * double in backend memory receiving the float loss (kernel mmd_loss: the host version's
+ * double sum, serial), scratch as above. The host functions above are these on the CPU
+ * table. */
+int invcsi_mmd_imq_forward_be(const struct invcsi_backend *be, double *loss, const float *a,
+                              const float *b, int n, int dim, const float *c_list, int n_c,
+                              float *scratch, invcsi_error *err);
+int invcsi_mmd_imq_backward_be(const struct invcsi_backend *be, float *da, float *db,
+                               float dloss, const float *a, const float *b, int n, int dim,
+                               const float *c_list, int n_c, float *scratch,
+                               invcsi_error *err);
+/* invcsi_mse_backward through a backend table. */
+int invcsi_mse_backward_be(const struct invcsi_backend *be, float *dpred, float *dtarget,
+                           float dloss, const float *pred, const float *target, long n,
+                           invcsi_error *err);
 
 /* ===== Adam and the learning-rate schedule =============================================== */
 

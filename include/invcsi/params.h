@@ -55,6 +55,15 @@ typedef struct invcsi_params {
     float *grad;
     float *adam_m;
     float *adam_v;
+    /* Where the model computes (invcsi_params_attach). be == NULL or the CPU table: the
+     * buffers above ARE the compute buffers and dev is NULL. Another backend: dev is ONE
+     * allocation of that backend holding data, grad, adam_m, adam_v (`total` floats each,
+     * same offsets; only data after finalize_inference), and the buffers above are the
+     * HOST MIRROR, synchronised explicitly (invcsi_params_to_host / _from_host): host code
+     * that reads or writes weights (init, save, load, fit_front, twin_dump) works on the
+     * mirror. */
+    const struct invcsi_backend *be;
+    float *dev;
 } invcsi_params;
 
 void invcsi_params_init(invcsi_params *p);
@@ -88,11 +97,39 @@ static inline float *invcsi_tensor_grad(const invcsi_params *p, const invcsi_ten
     return p->grad ? p->grad + t->offset : NULL;
 }
 
+/* Moves the compute buffers to backend be (NULL or the CPU table: back to the host
+ * buffers): one be->alloc for data, grad, m and v, filled from the host buffers. A
+ * previous device arena is copied back to the host first and freed. */
+int invcsi_params_attach(invcsi_params *p, const struct invcsi_backend *be, invcsi_error *err);
+/* Host mirror <- device arena (all four buffers), and the other way. No-ops when the
+ * parameters are host-resident. */
+int invcsi_params_to_host(const invcsi_params *p, invcsi_error *err);
+int invcsi_params_from_host(invcsi_params *p, invcsi_error *err);
+/* The compute-side buffers: the device arena's when attached, else the host buffers
+ * (NULL where the host one is NULL). */
+static inline float *invcsi_params_cdata(const invcsi_params *p)
+{
+    return p->dev ? p->dev : p->data;
+}
+static inline float *invcsi_params_cgrad(const invcsi_params *p)
+{
+    return p->dev ? (p->grad ? p->dev + p->total : NULL) : p->grad;
+}
+static inline float *invcsi_params_cadam_m(const invcsi_params *p)
+{
+    return p->dev ? (p->adam_m ? p->dev + 2 * p->total : NULL) : p->adam_m;
+}
+static inline float *invcsi_params_cadam_v(const invcsi_params *p)
+{
+    return p->dev ? (p->adam_v ? p->dev + 3 * p->total : NULL) : p->adam_v;
+}
+
 /* Sets frozen on every tensor whose name starts with prefix ("" = all); returns how
  * many tensors matched. */
 int invcsi_params_set_frozen(invcsi_params *p, const char *prefix, int frozen);
 
-/* Zeroes the gradient buffer (no-op when there is none). */
+/* Zeroes the (compute-side) gradient buffer (no-op when there is none); on a device arena
+ * with the backend's fill kernel. */
 void invcsi_params_zero_grad(invcsi_params *p);
 /* Zeroes the Adam moments (e.g. when training restarts from loaded weights). */
 void invcsi_params_zero_adam(invcsi_params *p);
