@@ -8,11 +8,21 @@
 #include "cli.h"
 #include "invcsi/gemm.h"
 #include "invcsi/nn.h"
+#include "invcsi/backend.h"
 #include "invcsi/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Process CPU time: the machine is shared, so wall time would measure the neighbours. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void usage(FILE *f)
 {
@@ -67,7 +77,8 @@ int main(int argc, char **argv)
     invcsi_rng rng;
     invcsi_rng_init(&rng, 1, 0);
     printf("batch %d, %d timed calls per shape\n", batch, iters);
-    printf("%-38s %10s %8s %10s %8s\n", "shape", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s");
+    printf("%-38s %10s %8s %10s %8s %10s %10s\n", "shape", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s",
+           "be fwd ms", "be bwd ms");
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const struct shape *sh = &shapes[t];
         invcsi_conv2d_shape s = {batch, sh->cin, sh->cout, sh->h, sh->w, sh->kh, sh->kw};
@@ -84,7 +95,8 @@ int main(int argc, char **argv)
         float *din = calloc(n_in, sizeof(float)), *dw = calloc(n_w, sizeof(float));
         float *db = calloc(sh->cout, sizeof(float));
         float *scratch = malloc(sizeof(float) * invcsi_conv2d_scratch_floats(&s));
-        if (!in || !out || !w || !b || !din || !dw || !db || !scratch) {
+        float *be_scratch = malloc(sizeof(float) * invcsi_conv2d_be_scratch_floats(&s));
+        if (!in || !out || !w || !b || !din || !dw || !db || !scratch || !be_scratch) {
             fprintf(stderr, "bench_conv: out of memory\n");
             return 1;
         }
@@ -93,19 +105,31 @@ int main(int argc, char **argv)
         for (long i = 0; i < n_w; i++)
             w[i] = (float)(0.1 * invcsi_rng_normal(&rng));
         invcsi_conv2d_forward(out, in, w, b, &s, scratch, NULL); /* warm-up */
-        double t0 = cli_now();
+        double t0 = cpu_now();
         for (int it = 0; it < iters; it++)
             invcsi_conv2d_forward(out, in, w, b, &s, scratch, NULL);
-        const double fwd = (cli_now() - t0) / iters;
+        const double fwd = (cpu_now() - t0) / iters;
         invcsi_conv2d_backward(din, dw, db, out, in, w, &s, scratch, NULL);
-        t0 = cli_now();
+        t0 = cpu_now();
         for (int it = 0; it < iters; it++)
             invcsi_conv2d_backward(din, dw, db, out, in, w, &s, scratch, NULL);
-        const double bwd = (cli_now() - t0) / iters;
+        const double bwd = (cpu_now() - t0) / iters;
+        const invcsi_backend *cpu = invcsi_backend_cpu();
+        invcsi_conv2d_forward_be(cpu, out, in, w, b, &s, be_scratch, NULL);
+        t0 = cpu_now();
+        for (int it = 0; it < iters; it++)
+            invcsi_conv2d_forward_be(cpu, out, in, w, b, &s, be_scratch, NULL);
+        const double be_fwd = (cpu_now() - t0) / iters;
+        t0 = cpu_now();
+        for (int it = 0; it < iters; it++)
+            invcsi_conv2d_backward_be(cpu, din, dw, db, out, in, w, &s, be_scratch, NULL);
+        const double be_bwd = (cpu_now() - t0) / iters;
         const double flops = 2.0 * batch * (double)n_w * sh->h * sh->w; /* n_w = Cout * K */
-        printf("%-38s %10.3f %8.2f %10.3f %8.2f\n", sh->what, 1e3 * fwd, flops / fwd * 1e-9,
-               1e3 * bwd, 2.0 * flops / bwd * 1e-9);
+        printf("%-38s %10.3f %8.2f %10.3f %8.2f %10.3f %10.3f\n", sh->what, 1e3 * fwd,
+               flops / fwd * 1e-9, 1e3 * bwd, 2.0 * flops / bwd * 1e-9, 1e3 * be_fwd,
+               1e3 * be_bwd);
         free(in), free(out), free(w), free(b), free(din), free(dw), free(db), free(scratch);
+        free(be_scratch);
     }
     return 0;
 }

@@ -77,9 +77,9 @@ inline core_model_ptr load_weights(const std::string& who,
 }
 
 // The blocks' `device` parameter ("cpu", "cuda", "auto"), resolved as the programs'
-// --device is: "cuda" without a usable GPU (or, in this version, anywhere: the models run on
-// the CPU backend only, see include/invcsi/backend.h) throws with the core's message; "auto"
-// falls back to the CPU. Returns the chosen backend's name and, in *why, the core's one-line
+// --device is: "cuda" without a usable GPU (or, in this version, anywhere: the blocks'
+// encode/decode run on the CPU backend; only invcsi-train's INN step runs on CUDA, see
+// include/invcsi/backend.h) throws with the core's message; "auto" falls back to the CPU. Returns the chosen backend's name and, in *why, the core's one-line
 // explanation for "auto" (empty otherwise) for the block to log.
 inline std::string select_device(const std::string& who,
                                  const std::string& device,

@@ -513,3 +513,165 @@ int invcsi_conv2d_backward(float *dinput, float *dweight, float *dbias, const fl
     }
     return INVCSI_OK;
 }
+
+/* ---- the backend version (device-resident models: the INN) -----------------------------
+ * The same layer on any backend table (include/invcsi/backend.h), every buffer in that
+ * backend's memory, the whole batch as one chunk, with the side choice of the file comment:
+ *   side A  forward   col = im2col(in) [K][B HW];  out_r = W col;  out = rows^-1(out_r) + b
+ *           backward  dout_r = rows(dout);  dW += dout_r im2col(in)^T;
+ *                     col = W^T dout_r;  din += col2im(col)
+ *   side B  forward   Y = Wf rows(in);  out = b + col2im(Y)
+ *           backward  colg = im2col(dout);  dW += unmirror(colg rows(in)^T);
+ *                     din += rows^-1(Wf^T colg)
+ *   dbias += per-channel sums of dout (double).
+ * The kernels (kernels/kernel_list.h: im2col_planes, col2im_planes_add, nchw_to_rows,
+ * rows_to_nchw, mirror_weight, unmirror_add, plane_fill, channel_sums) use the tap offsets
+ * of kernels/index_math.h like the host version above, so both compute the same products;
+ * they differ in rounding only (GEMM shapes, chunking; tests/test_conv_backends: 1.2e-7 of
+ * max|value| apart on every model shape). The host version stays the CPU-fast path of the
+ * host-resident models (CsiNet, STQENet, the IC LAN): on their 32 x 32 maps this version
+ * is 2.3-4.9x slower on the CPU (bench_conv, 1 thread, CPU time: generic per-element
+ * im2col with bounds tests instead of zero-bordered frames); on the INN's 4 x 4 maps the
+ * two are within 20 %. */
+#include "invcsi/backend.h"
+
+/* Samples per chunk on backend be: enough for its preferred GEMM width, at most the batch
+ * (the whole batch when it has none). The scratch is sized for the largest chunk of ANY
+ * backend, i.e. the whole batch. */
+static int conv_be_chunk(const invcsi_backend *be, const invcsi_conv2d_shape *s)
+{
+    if (!be || be->conv_chunk_columns <= 0)
+        return s->batch;
+    long hw = conv_hw(s);
+    long c = (be->conv_chunk_columns + hw - 1) / hw;
+    if (c > s->batch)
+        c = s->batch;
+    return c < 1 ? 1 : (int)c;
+}
+
+long invcsi_conv2d_be_scratch_floats(const invcsi_conv2d_shape *s)
+{
+    const long cols = (long)s->batch * conv_hw(s), kk = conv_taps(s);
+    const long a = (conv_k(s) + s->out_ch) * cols;
+    const long b = ((long)s->out_ch * kk + s->in_ch) * cols + 2 * invcsi_conv2d_weight_floats(s);
+    return a > b ? a : b;
+}
+
+static int conv_be_check(const invcsi_conv2d_shape *s, invcsi_error *err)
+{
+    int rc = invcsi_conv2d_check(s, err);
+    if (rc)
+        return rc;
+    const long cols = (long)s->batch * conv_hw(s);
+    if (cols > INT_MAX || conv_k(s) * cols > ((long)1 << 40))
+        return invcsi_error_set(err, INVCSI_EINVAL,
+                                "conv2d (backend): batch %d of %dx%d maps too large for one "
+                                "GEMM",
+                                s->batch, s->height, s->width);
+    return INVCSI_OK;
+}
+
+int invcsi_conv2d_forward_be(const invcsi_backend *be, float *out, const float *in,
+                             const float *weight, const float *bias,
+                             const invcsi_conv2d_shape *s, float *scratch, invcsi_error *err)
+{
+    int rc = conv_be_check(s, err);
+    if (rc)
+        return rc;
+    if (!out || !in || !weight || !scratch)
+        return invcsi_error_set(err, INVCSI_EINVAL, "conv2d_forward: NULL buffer");
+    const invcsi_kernels *k = be->kern;
+    const long hw = conv_hw(s), K = conv_k(s), kk = conv_taps(s);
+    const int cin = s->in_ch, cout = s->out_ch, chunk = conv_be_chunk(be, s);
+    const long max_cols = (long)chunk * hw;
+    const int side_b = forward_on_output_side(s);
+    float *y = scratch;                     /* B: [Cout kk][cols] */
+    float *in_r = y + cout * kk * max_cols; /* B: [Cin][cols] */
+    float *wf = in_r + cin * max_cols;      /* B: [Cout kk][Cin] */
+    float *col = scratch, *out_r = scratch + K * max_cols; /* A */
+    if (side_b)
+        k->mirror_weight(wf, weight, cout, cin, (int)kk);
+    for (int b0 = 0; b0 < s->batch; b0 += chunk) {
+        const int cn = s->batch - b0 < chunk ? s->batch - b0 : chunk;
+        const long cols = cn * hw;
+        const float *in_b = in + (long)b0 * cin * hw;
+        float *out_b = out + (long)b0 * cout * hw;
+        if (side_b) {
+            k->nchw_to_rows(in_r, in_b, cn, cin, hw);
+            be->sgemm(INVCSI_NOTRANS, INVCSI_NOTRANS, (int)(cout * kk), (int)cols, cin, 1.0f, wf,
+                      cin, in_r, (int)cols, 0.0f, y, (int)cols);
+            k->plane_fill(out_b, bias, cn, cout, hw);
+            k->col2im_planes_add(y, out_b, cn, cout, s->height, s->width, s->kh, s->kw);
+        } else {
+            k->im2col_planes(in_b, col, cn, cin, s->height, s->width, s->kh, s->kw);
+            be->sgemm(INVCSI_NOTRANS, INVCSI_NOTRANS, cout, (int)cols, (int)K, 1.0f, weight,
+                      (int)K, col, (int)cols, 0.0f, out_r, (int)cols);
+            k->rows_to_nchw(out_b, out_r, bias, cn, cout, hw, 0);
+        }
+    }
+    return INVCSI_OK;
+}
+
+int invcsi_conv2d_backward_be(const invcsi_backend *be, float *dinput, float *dweight,
+                              float *dbias, const float *dout, const float *in,
+                              const float *weight, const invcsi_conv2d_shape *s, float *scratch,
+                              invcsi_error *err)
+{
+    int rc = conv_be_check(s, err);
+    if (rc)
+        return rc;
+    if (!dout || !scratch || (dweight && !in) || (dinput && !weight))
+        return invcsi_error_set(err, INVCSI_EINVAL, "conv2d_backward: NULL buffer");
+    const invcsi_kernels *k = be->kern;
+    const long hw = conv_hw(s), K = conv_k(s), kk = conv_taps(s);
+    const int cin = s->in_ch, cout = s->out_ch, chunk = conv_be_chunk(be, s);
+    const long max_cols = (long)chunk * hw;
+    if (dbias)
+        k->channel_sums(dbias, dout, s->batch, cout, hw, 1);
+    if (!dweight && !dinput)
+        return INVCSI_OK;
+    const int side_b = backward_on_output_side(s);
+    const long n_w = invcsi_conv2d_weight_floats(s);
+    float *colg = scratch;                   /* B: col(dout) [Cout kk][cols] */
+    float *xr = colg + cout * kk * max_cols; /* B: in_r, then din_r [Cin][cols] */
+    float *wf = xr + cin * max_cols;         /* B: Wf [Cout kk][Cin] */
+    float *dwf = wf + n_w;                   /* B: dWf [Cout kk][Cin] */
+    float *col = scratch, *dout_r = scratch + K * max_cols; /* A */
+    if (side_b && dinput)
+        k->mirror_weight(wf, weight, cout, cin, (int)kk);
+    for (int b0 = 0; b0 < s->batch; b0 += chunk) {
+        const int cn = s->batch - b0 < chunk ? s->batch - b0 : chunk;
+        const long cols = cn * hw;
+        const float *dout_b = dout + (long)b0 * cout * hw;
+        const float *in_b = in ? in + (long)b0 * cin * hw : NULL;
+        float *din_b = dinput ? dinput + (long)b0 * cin * hw : NULL;
+        if (side_b) {
+            k->im2col_planes(dout_b, colg, cn, cout, s->height, s->width, s->kh, s->kw);
+            if (dweight) {
+                k->nchw_to_rows(xr, in_b, cn, cin, hw);
+                be->sgemm(INVCSI_NOTRANS, INVCSI_TRANS, (int)(cout * kk), cin, (int)cols, 1.0f,
+                          colg, (int)cols, xr, (int)cols, b0 == 0 ? 0.0f : 1.0f, dwf, cin);
+            }
+            if (dinput) {
+                be->sgemm(INVCSI_TRANS, INVCSI_NOTRANS, cin, (int)cols, (int)(cout * kk), 1.0f,
+                          wf, cin, colg, (int)cols, 0.0f, xr, (int)cols);
+                k->rows_to_nchw(din_b, xr, NULL, cn, cin, hw, 1);
+            }
+        } else {
+            k->nchw_to_rows(dout_r, dout_b, cn, cout, hw);
+            if (dweight) {
+                k->im2col_planes(in_b, col, cn, cin, s->height, s->width, s->kh, s->kw);
+                be->sgemm(INVCSI_NOTRANS, INVCSI_TRANS, cout, (int)K, (int)cols, 1.0f, dout_r,
+                          (int)cols, col, (int)cols, 1.0f, dweight, (int)K);
+            }
+            if (dinput) {
+                be->sgemm(INVCSI_TRANS, INVCSI_NOTRANS, (int)K, (int)cols, cout, 1.0f, weight,
+                          (int)K, dout_r, (int)cols, 0.0f, col, (int)cols);
+                k->col2im_planes_add(col, din_b, cn, cin, s->height, s->width, s->kh, s->kw);
+            }
+        }
+    }
+    if (side_b && dweight)
+        k->unmirror_add(dweight, dwf, cout, cin, (int)kk);
+    return INVCSI_OK;
+}
