@@ -5,9 +5,8 @@
  * per step the kernel launches, GEMMs and bytes copied between host and backend memory,
  * counted by a wrapper table around the CPU one (same kernels, so the same speed).
  *
- * Reference (measured before this path existed, same machine, same config, 1 thread, CPU
- * time; the host-loop layer library with the frame-based conv): 703 samples/s. The old
- * path is gone, so that figure is quoted, not re-measured here.
+ * The host-only library before this path (commit 7aa5b5f) is the comparison: build it and
+ * run `bench_train --model inn` there on the same machine (README, "CUDA").
  *
  * Usage: bench_device_step [--batch B] [--steps N] [--threads T] [--cr 1/16] [--chunk C]
  * --chunk 0 runs the convs as one GEMM per batch, as the CUDA table does: its launch
@@ -22,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define REFERENCE_SAMPLES_PER_S 703.0
 
 static long g_launches, g_gemms, g_copies;
 static size_t g_bytes;
@@ -156,9 +153,8 @@ int main(int argc, char **argv)
            "chunks of %d GEMM columns%s:\n",
            cr, cfg.m, batch, threads, steps, counted.conv_chunk_columns,
            counted.conv_chunk_columns ? "" : " (whole batch, as CUDA)");
-    printf("  %.1f samples/s (CPU time), %.1f samples/s (wall); before this path: %.0f "
-           "samples/s (CPU time, 1 thread, quoted)\n",
-           batch * steps / c, batch * steps / w, REFERENCE_SAMPLES_PER_S);
+    printf("  %.1f samples/s (CPU time), %.1f samples/s (wall)\n", batch * steps / c,
+           batch * steps / w);
     printf("  per step: %.0f kernel launches, %.0f GEMMs, %.0f host<->backend copies, %.0f "
            "bytes copied\n",
            (double)g_launches / steps, (double)g_gemms / steps, (double)g_copies / steps,
