@@ -111,6 +111,25 @@ def run_c(app, data, kind, args, threads, epochs, out):
 
 
 def time_twin(weights, args, threads):
+    """The twin's rates, measured in a child process whose BLAS and OpenMP pools are sized
+    to `threads` before torch loads: torch.set_num_threads alone leaves the BLAS that
+    Debian's torch links with at one thread per core (the twin then used 2 cores at
+    "1 thread": its CPU time was twice its wall time)."""
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--twin-worker", weights, str(threads),
+           "--batch", str(args.batch), "--steps", str(args.steps)]
+    if args.no_mkldnn:
+        cmd.append("--no-mkldnn")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"train_speed: twin worker failed:\n{p.stderr}")
+    a, b, params = p.stdout.split()[-3:]
+    return float(a), float(b), int(params)
+
+
+def twin_worker(weights, args, threads):
     import torch
     sys.path.insert(0, HERE)
     import torch_twin as tw
@@ -131,6 +150,11 @@ def time_twin(weights, args, threads):
 
 
 def main(argv):
+    if argv[:1] == ["--twin-worker"]:
+        args = parse_args(argv[3:])
+        a, b, params = twin_worker(argv[1], args, int(argv[2]))
+        print(a, b, params)
+        return 0
     args = parse_args(argv)
     threads = [int(t) for t in args.threads.split(",") if t]
     models = [m for m in args.models.split(",") if m]
