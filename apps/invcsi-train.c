@@ -122,6 +122,9 @@ static void usage(FILE *f)
         "learned entropy model, CR-block decoder; loss MSE + lambda R / 2048):\n"
         "  --bits B           compander bits: 2^B symbols per latent value [6]\n"
         "  --lambda L         rate weight; larger = fewer bits per report [0.01]\n"
+        "  --init W           start from trained STQENet weights W (another lambda: a large\n"
+        "                     lambda trained from scratch can remove the latent before the\n"
+        "                     decoder uses it); CR, B, normalisation and split come from W\n"
         "\n"
         "Data:\n"
         "  --data FILE        channel set (.mat), required\n"
@@ -207,6 +210,21 @@ static int parse_pair(const char *opt, const char *v, double min, double max, do
                 "second\n", PROG, v, opt);
         return -1;
     }
+    return 0;
+}
+
+/* 1 (after saying which) when one of the options opts[0..n) was given with --init, whose
+ * weights fix `what`, the data normalisation and the split. */
+static int refuse_with_init(const train_cli *o, const int *opts, size_t n, const char *what)
+{
+    for (size_t k = 0; k < n; k++)
+        if (o->given[opts[k]]) {
+            fprintf(stderr,
+                    "%s: %s cannot be given with --init: %s, the data normalisation and the "
+                    "split come from the --init weights\n",
+                    PROG, OPTION_NAME[opts[k]], what);
+            return 1;
+        }
     return 0;
 }
 
@@ -354,11 +372,16 @@ static int parse_options(int argc, char **argv, train_cli *o)
     const int stqe = !strcmp(o->model, "stqenet");
     if (!icsi) {
         for (int k = O_BITS; k < O_COUNT; k++)
-            if (o->given[k] && !(stqe && (k == O_BITS || k == O_LAMBDA))) {
+            if (o->given[k] && !(stqe && (k == O_BITS || k == O_LAMBDA || k == O_INIT))) {
                 fprintf(stderr, "%s: %s applies to --model invcsinet only%s\n", PROG,
-                        OPTION_NAME[k], k == O_BITS || k == O_LAMBDA ? " (and stqenet)" : "");
+                        OPTION_NAME[k],
+                        k == O_BITS || k == O_LAMBDA || k == O_INIT ? " (and stqenet)" : "");
                 return -1;
             }
+        static const int FROM_W[] = {O_CR, O_BITS, O_SPLIT_SEED, O_TRAIN_FRAC};
+        if (stqe && o->init &&
+            refuse_with_init(o, FROM_W, sizeof FROM_W / sizeof FROM_W[0], "CR, B"))
+            return -1;
     } else {
         if (o->given[O_MSE_W] && o->given[O_LAMBDA]) {
             fprintf(stderr, "%s: --lambda and --mse-weight are the same weight: give one\n",
@@ -369,18 +392,11 @@ static int parse_options(int argc, char **argv, train_cli *o)
             o->lambda = o->mse_weight;
         if (!strcmp(o->z_bwd, "zero"))
             o->z_bwd = "mean";
-        if (o->init) {
-            static const int FROM_INIT[] = {O_CR, O_WIDTH, O_BLOCKS, O_FRONT, O_SPLIT_SEED,
-                                            O_TRAIN_FRAC};
-            for (size_t k = 0; k < sizeof FROM_INIT / sizeof FROM_INIT[0]; k++)
-                if (o->given[FROM_INIT[k]]) {
-                    fprintf(stderr,
-                            "%s: %s cannot be given with --init: the INN sizes, the data "
-                            "normalisation and the split come from the --init weights\n",
-                            PROG, OPTION_NAME[FROM_INIT[k]]);
-                    return -1;
-                }
-        }
+        static const int FROM_INIT[] = {O_CR, O_WIDTH, O_BLOCKS, O_FRONT, O_SPLIT_SEED,
+                                        O_TRAIN_FRAC};
+        if (o->init && refuse_with_init(o, FROM_INIT, sizeof FROM_INIT / sizeof FROM_INIT[0],
+                                        "the INN sizes"))
+            return -1;
         if (o->freeze < 0)
             o->freeze = o->init ? 1 : 0;
         if (o->freeze && !o->init)
@@ -516,6 +532,39 @@ static int fail(int code, const invcsi_error *err)
     return code;
 }
 
+/* The config of the --init weights at path, which must hold a model of kind `kind` (or,
+ * with kind2 non-NULL, of kind2) for the channel sizes of c (data: its file name, for the
+ * message). Also its recorded max_train (0 when none). Prints why and returns the exit
+ * status (1, or 2 for a wrong kind) on failure, 0 on success. */
+static int read_init_config(const char *path, const char *kind, const char *kind2,
+                            const invcsi_channels *c, const char *data,
+                            invcsi_model_config *ic, long *max_train)
+{
+    invcsi_safetensors wf;
+    invcsi_error err;
+    if (invcsi_safetensors_load(path, &wf, &err) != INVCSI_OK)
+        return fail(1, &err);
+    int rc = invcsi_model_config_from_file(&wf, ic, &err);
+    const char *mt = invcsi_safetensors_meta(&wf, "max_train");
+    *max_train = mt ? atol(mt) : 0;
+    invcsi_safetensors_free(&wf);
+    if (rc != INVCSI_OK)
+        return fail(1, &err);
+    if (strcmp(ic->kind, kind) != 0 && !(kind2 && !strcmp(ic->kind, kind2))) {
+        fprintf(stderr, "%s: --init %s holds a model of kind %s; a%s %s%s%s one is needed\n", PROG,
+                path, ic->kind, kind[0] == 'i' ? "n" : "", kind, kind2 ? " or " : "",
+                kind2 ? kind2 : "");
+        return 2;
+    }
+    if (c->nr != ic->nr || c->nt != ic->nt || c->nc != ic->nc) {
+        fprintf(stderr, "%s: --init %s takes nr %d x nt %d x nc %d channels, %s holds nr "
+                "%d x nt %d x nc %d\n", PROG, path, ic->nr, ic->nt, ic->nc, data, c->nr,
+                c->nt, c->nc);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     train_cli o;
@@ -612,28 +661,25 @@ int main(int argc, char **argv)
                     PROG, o.data, fp_text, want);
             goto out;
         }
-    } else if (o.init) {
-        /* InvCSINet from trained INN weights: their INN sizes, scale and split */
-        invcsi_safetensors wf;
-        if (invcsi_safetensors_load(o.init, &wf, &err) != INVCSI_OK)
-            goto out;
-        invcsi_model_config ic;
-        int rc = invcsi_model_config_from_file(&wf, &ic, &err);
-        const char *mt = invcsi_safetensors_meta(&wf, "max_train");
-        init_max_train = mt ? atol(mt) : 0;
-        invcsi_safetensors_free(&wf);
-        if (rc != INVCSI_OK)
-            goto out;
-        if (strcmp(ic.kind, "inn") != 0 && strcmp(ic.kind, "invcsinet") != 0) {
-            fprintf(stderr, "%s: --init %s holds a %s model; an inn or invcsinet one is needed\n",
-                    PROG, o.init, ic.kind);
-            status = 2;
+    } else if (o.init && !strcmp(o.model, "stqenet")) {
+        /* STQENet from trained STQENet weights (another lambda): its whole config */
+        const int st = read_init_config(o.init, "stqenet", NULL, &c, o.data, &cfg,
+                                        &init_max_train);
+        if (st != 0) {
+            status = st;
             goto out;
         }
-        if (c.nr != ic.nr || c.nt != ic.nt || c.nc != ic.nc) {
-            fprintf(stderr, "%s: --init %s takes nr %d x nt %d x nc %d channels, %s holds nr "
-                    "%d x nt %d x nc %d\n", PROG, o.init, ic.nr, ic.nt, ic.nc, o.data, c.nr,
-                    c.nt, c.nc);
+        cfg.seed = o.seed;
+        if (max_train <= 0 && init_max_train > 0)
+            max_train = init_max_train; /* the same training reports as W */
+        snprintf(mt_text, sizeof mt_text, "%ld", max_train);
+    } else if (o.init) {
+        /* InvCSINet from trained INN weights: their INN sizes, scale and split */
+        invcsi_model_config ic;
+        const int st = read_init_config(o.init, "inn", "invcsinet", &c, o.data, &ic,
+                                        &init_max_train);
+        if (st != 0) {
+            status = st;
             goto out;
         }
         if (invcsi_model_config_default(&cfg, "invcsinet", c.nr, c.nt, c.nc,
@@ -709,7 +755,15 @@ int main(int argc, char **argv)
             status = rc == INVCSI_EINVAL ? 2 : 1;
             goto out;
         }
-        if (o.init) {
+        if (o.init && !strcmp(cfg.kind, "stqenet")) {
+            invcsi_safetensors wf;
+            if (invcsi_safetensors_load(o.init, &wf, &err) != INVCSI_OK)
+                goto out;
+            const int rc = invcsi_params_load_from(&m->params, &wf, &err);
+            invcsi_safetensors_free(&wf);
+            if (rc != INVCSI_OK)
+                goto out;
+        } else if (o.init) {
             if (invcsi_invcsinet_load_inn(m, o.init, &err) != INVCSI_OK ||
                 invcsi_invcsinet_fit_latent(m, d.x_train, d.n_train, &err) != INVCSI_OK)
                 goto out;

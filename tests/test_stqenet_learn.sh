@@ -12,7 +12,10 @@
 #   3. invcsi-eval on the weights codes every test report for real: the coded bits per
 #      report are within 0.5 % + 32 bits of the model's estimate;
 #   4. invcsi-eval --rd with a CsiNet (uniform quantizer, --rd-bits 2,4) writes the
-#      rate-distortion CSV (and the plot when matplotlib is there).
+#      rate-distortion CSV (and the plot when matplotlib is there);
+#   5. warm start: --init s.safetensors --lambda 2 starts from the trained weights (its
+#      first epoch's held-out NMSE is >= 0.2 dB better than a fresh model's first epoch),
+#      and --cr with --init is refused.
 set -u
 APPS=${INVCSI_APPS_DIR:?run through ctest}
 PY=${INVCSI_PYTHON:-/usr/bin/python3}
@@ -20,7 +23,7 @@ for p in invcsi-gen invcsi-train invcsi-eval; do
     [ -x "$APPS/$p" ] || { echo "SKIP: $APPS/$p not built"; exit 77; }
 done
 fail() { echo "FAIL: $*"; exit 1; }
-rm -f data.mat s.safetensors* r.safetensors* c.safetensors rd.csv rd.png
+rm -f data.mat s.safetensors* r.safetensors* c.safetensors w.safetensors rd.csv rd.png
 "$APPS/invcsi-gen" --model cdl-c --samples 400 --seed 5 --nt 16 --nc 16 -o data.mat --quiet \
     >/dev/null || fail "invcsi-gen"
 T="--data data.mat --model stqenet --cr 1/16 --bits 6 --lambda 1 --batch 16 --lr 2e-3 --threads 1"
@@ -32,6 +35,15 @@ test0=$(awk '/^epoch 1\//{for(i=1;i<=NF;i++) if($i=="NMSE" && $(i-1)=="test"){pr
 test_db=$(awk '/^epoch 4\//{for(i=1;i<=NF;i++) if($i=="NMSE" && $(i-1)=="test"){print $(i+1); exit}}' train.log)
 "$PY" -c "import sys; f,l,t0,t=map(float,sys.argv[1:]); print('loss %.4f -> %.4f, test NMSE %.2f -> %.2f dB'%(f,l,t0,t)); sys.exit(0 if l < 0.8*f and t < t0 - 0.3 else 1)" \
     "$first" "$last" "$test0" "$test_db" || fail "STQENet did not learn"
+
+# warm start from the trained weights at another lambda
+"$APPS/invcsi-train" --data data.mat --model stqenet --init s.safetensors --lambda 2 --batch 16 \
+    --lr 2e-3 --threads 1 --epochs 1 -o w.safetensors 2> warm.log || { cat warm.log; fail "--init"; }
+warm=$(awk '/^epoch 1\//{for(i=1;i<=NF;i++) if($i=="NMSE" && $(i-1)=="test"){print $(i+1); exit}}' warm.log)
+"$PY" -c "import sys; w,t0=map(float,sys.argv[1:]); print('warm start epoch 1: test NMSE %.2f dB (fresh %.2f dB)'%(w,t0)); sys.exit(0 if w < t0 - 0.2 else 1)" \
+    "$warm" "$test0" || fail "--init did not start from the trained weights"
+"$APPS/invcsi-train" --data data.mat --model stqenet --init s.safetensors --cr 1/4 --epochs 1 \
+    -o w.safetensors 2>/dev/null && fail "--init with --cr accepted"
 
 # resume
 "$APPS/invcsi-train" $T --epochs 2 --checkpoint-every 1 --quiet -o r.safetensors >/dev/null || fail "train 2"
