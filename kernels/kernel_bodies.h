@@ -502,19 +502,25 @@ INVCSI_HD void kb_rows_to_nchw(long t, float *x, const float *r, const float *bi
     }
 }
 /* Output-side ("B") form of the conv (lib/nn_conv.c): Wf[(co, t)][ci] = W[co][ci][kk-1-t],
- * the weight with mirrored taps; item = one Wf element */
-INVCSI_HD void kb_mirror_weight(long e, float *wf, const float *w, int cout, int cin, int kk)
+ * the weight with mirrored taps; item = one Wf row (co, t), so the index divisions are per
+ * row: per element they made this copy half of a single report's INN encode on the CPU. */
+INVCSI_HD void kb_mirror_weight(long r, float *wf, const float *w, int cout, int cin, int kk)
 {
-    const long ci = e % cin, cot = e / cin;
-    const long t = cot % kk, co = cot / kk;
-    wf[e] = w[(co * cin + ci) * kk + (kk - 1 - t)];
+    (void)cout;
+    const long t = r % kk, co = r / kk;
+    const float *src = w + co * cin * kk + (kk - 1 - t);
+    float *dst = wf + r * cin;
+    for (int ci = 0; ci < cin; ci++)
+        dst[ci] = src[(long)ci * kk];
 }
-/* dW[co][ci][t'] += dWf[(co, kk-1-t')][ci]; item = one dW element */
-INVCSI_HD void kb_unmirror_add(long e, float *dw, const float *dwf, int cout, int cin, int kk)
+/* dW[co][ci][t'] += dWf[(co, kk-1-t')][ci]; item = the kk taps of one (co, ci) */
+INVCSI_HD void kb_unmirror_add(long r, float *dw, const float *dwf, int cout, int cin, int kk)
 {
-    const long t = e % kk, coci = e / kk;
-    const long ci = coci % cin, co = coci / cin;
-    dw[e] += dwf[(co * kk + (kk - 1 - t)) * cin + ci];
+    (void)cout;
+    const long ci = r % cin, co = r / cin;
+    float *dst = dw + r * kk;
+    for (int t = 0; t < kk; t++)
+        dst[t] += dwf[(co * kk + (kk - 1 - t)) * cin + ci];
 }
 /* x[b][c][:] = bias[c] (0 when bias is NULL); item = one plane */
 INVCSI_HD void kb_plane_fill(long t, float *x, const float *bias, int cn, int ch, long hw)

@@ -126,9 +126,9 @@
     X(col2im_planes_add, (long)cn * cin,                                                      \
       (const float *col, float *din, int cn, int cin, int H, int W, int kh, int kw),           \
       (col, din, cn, cin, H, W, kh, kw))                                                        \
-    X(mirror_weight, (long)cout * cin * kk,                                                     \
+    X(mirror_weight, (long)cout * kk,                                                           \
       (float *wf, const float *w, int cout, int cin, int kk), (wf, w, cout, cin, kk))          \
-    X(unmirror_add, (long)cout * cin * kk,                                                      \
+    X(unmirror_add, (long)cout * cin,                                                           \
       (float *dw, const float *dwf, int cout, int cin, int kk), (dw, dwf, cout, cin, kk))      \
     X(plane_fill, (long)cn * ch, (float *x, const float *bias, int cn, int ch, long hw),       \
       (x, bias, cn, ch, hw))                                                                    \

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "index_math.h"
+#include "kernel_bodies.h"
 
 #define CONV_MIN_COLUMNS 256
 
@@ -264,27 +265,19 @@ static void from_rows_add(float *restrict x, const float *restrict r, int cn, in
         }
 }
 
-/* Wf[(co, t)][ci] = W[co][ci][kk-1-t]: the mirrored taps, output channel and tap as rows. */
+/* Wf[(co, t)][ci] = W[co][ci][kk-1-t] and its adjoint: the kernel bodies of
+ * kernels/kernel_bodies.h (one row per call), so host and backend convs share the map. */
 static void mirror_weight(float *restrict wf, const float *restrict w, int cout, int cin, int kk)
 {
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            const float *src = w + ((long)co * cin + ci) * kk;
-            for (int t = 0; t < kk; t++)
-                wf[((long)co * kk + t) * cin + ci] = src[kk - 1 - t];
-        }
+    for (long r = 0; r < (long)cout * kk; r++)
+        kb_mirror_weight(r, wf, w, cout, cin, kk);
 }
 
-/* dW[co][ci][kk-1-t] += dWf[(co, t)][ci] */
 static void unmirror_add(float *restrict dw, const float *restrict dwf, int cout, int cin,
                          int kk)
 {
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            float *dst = dw + ((long)co * cin + ci) * kk;
-            for (int t = 0; t < kk; t++)
-                dst[kk - 1 - t] += dwf[((long)co * kk + t) * cin + ci];
-        }
+    for (long r = 0; r < (long)cout * cin; r++)
+        kb_unmirror_add(r, dw, dwf, cout, cin, kk);
 }
 
 /* dbias[c] += sum over the chunk of dout[b][c][:], in double. Eight partial sums (lane
