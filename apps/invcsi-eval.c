@@ -972,34 +972,38 @@ static int find_script(const char *script, const char *env_name, char *out, size
     return -1;
 }
 
-static int find_plot_script(char *out, size_t n)
-{
-    return find_script("linkeval_plot.py", "INVCSI_PLOT_SCRIPT", out, n);
-}
-
 static int run_script(const char *script, const char *csv, const char *png, int quiet);
 
-static int run_plot(const char *csv, const char *png, int quiet)
+/* apps/<name> (linkeval_plot.py or rd_plot.py), found by find_script ($env first), run on
+ * csv into png. */
+static int run_plot(const char *name, const char *env, const char *csv, const char *png,
+                    int quiet)
 {
     char script[4200];
-    if (find_plot_script(script, sizeof script) != 0) {
-        fprintf(stderr, "%s: --plot: cannot find linkeval_plot.py (set INVCSI_PLOT_SCRIPT)\n",
-                PROG);
+    if (find_script(name, env, script, sizeof script) != 0) {
+        fprintf(stderr, "%s: --plot: cannot find %s (set %s)\n", PROG, name, env);
         return -1;
     }
     return run_script(script, csv, png, quiet);
 }
 
-/* apps/rd_plot.py, found like linkeval_plot.py ($INVCSI_RD_PLOT_SCRIPT first). */
-static int run_rd_plot(const char *csv, const char *png, int quiet)
+/* The CSV a --plot reads: --csv when given, else a temporary file made in tmp[64] (the
+ * caller unlinks it when tmp[0] is set). NULL (and *status = 1) when none can be made. */
+static const char *plot_csv_path(const char *csv, int plot, char tmp[64], int *status)
 {
-    char script[4200];
-    if (find_script("rd_plot.py", "INVCSI_RD_PLOT_SCRIPT", script, sizeof script) != 0) {
-        fprintf(stderr, "%s: --plot: cannot find rd_plot.py (set INVCSI_RD_PLOT_SCRIPT)\n",
-                PROG);
-        return -1;
+    tmp[0] = '\0';
+    if (csv || !plot)
+        return csv;
+    snprintf(tmp, 64, "/tmp/invcsi-eval-XXXXXX");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        perror("mkstemp");
+        tmp[0] = '\0';
+        *status = 1;
+        return NULL;
     }
-    return run_script(script, csv, png, quiet);
+    close(fd);
+    return tmp;
 }
 
 static int run_script(const char *script, const char *csv, const char *png, int quiet)
@@ -1228,19 +1232,8 @@ static int run_rd(const eval_cli *o, const invcsi_channels *c, uint64_t fp)
                "bytes of the rANS stream, flush included), M x B for the fixed-rate codes; "
                "PDU bits add STQENet's 48-bit framing)\n", o->split);
     }
-    char tmp_csv[64] = "";
-    const char *csv = o->csv;
-    if (o->plot && !csv && n) {
-        snprintf(tmp_csv, sizeof tmp_csv, "/tmp/invcsi-rd-XXXXXX");
-        int fd = mkstemp(tmp_csv);
-        if (fd >= 0) {
-            close(fd);
-            csv = tmp_csv;
-        } else {
-            perror("mkstemp");
-            status = 1;
-        }
-    }
+    char tmp_csv[64];
+    const char *csv = plot_csv_path(o->csv, o->plot && n, tmp_csv, &status);
     if (csv && n) {
         FILE *f = fopen(csv, "w");
         if (!f) {
@@ -1268,7 +1261,8 @@ static int run_rd(const eval_cli *o, const invcsi_channels *c, uint64_t fp)
             }
         }
     }
-    if (o->plot && csv && n && status == 0 && run_rd_plot(csv, o->plot, o->quiet) != 0)
+    if (o->plot && csv && n && status == 0 &&
+        run_plot("rd_plot.py", "INVCSI_RD_PLOT_SCRIPT", csv, o->plot, o->quiet) != 0)
         status = 1;
     if (tmp_csv[0])
         unlink(tmp_csv);
@@ -1328,22 +1322,12 @@ int main(int argc, char **argv)
             status = 1;
         if (n_lrows)
             print_link_table(lrows, n_lrows, &o);
-        char tmp_csv[64] = "";
-        const char *csv = o.csv;
-        if (o.plot && !csv && n_lrows) {
-            snprintf(tmp_csv, sizeof tmp_csv, "/tmp/invcsi-eval-XXXXXX");
-            int fd = mkstemp(tmp_csv);
-            if (fd >= 0) {
-                close(fd);
-                csv = tmp_csv;
-            } else {
-                perror("mkstemp");
-                status = 1;
-            }
-        }
+        char tmp_csv[64];
+        const char *csv = plot_csv_path(o.csv, o.plot && n_lrows, tmp_csv, &status);
         if (csv && n_lrows && write_link_csv(csv, lrows, n_lrows, &o) != 0)
             status = 1;
-        if (o.plot && csv && n_lrows && status == 0 && run_plot(csv, o.plot, o.quiet) != 0)
+        if (o.plot && csv && n_lrows && status == 0 &&
+            run_plot("linkeval_plot.py", "INVCSI_PLOT_SCRIPT", csv, o.plot, o.quiet) != 0)
             status = 1;
         if (tmp_csv[0])
             unlink(tmp_csv);

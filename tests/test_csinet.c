@@ -7,6 +7,7 @@
  * The gradients themselves are checked in test_csinet_gradcheck.c.
  */
 #include "check.h"
+#include "test_buffers.h"
 #include "invcsi/csinet.h"
 #include "invcsi/model.h"
 #include "invcsi/nn.h"
@@ -16,16 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static float *alloc_f(long n)
-{
-    float *p = calloc(n > 0 ? n : 1, sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 static invcsi_model *make(int nr, int nt, int nc, double cr, uint64_t seed, int max_batch)
 {

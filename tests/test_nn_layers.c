@@ -8,6 +8,7 @@
  * gradient convention, and the error paths. (Backward passes: test_nn_gradcheck.)
  */
 #include "check.h"
+#include "test_buffers.h"
 #include "invcsi/gemm.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
@@ -17,23 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static invcsi_rng rng;
-
-static float *alloc_f(long n)
-{
-    float *p = calloc(n > 0 ? n : 1, sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void fill_normal(float *x, long n, double scale)
-{
-    for (long i = 0; i < n; i++)
-        x[i] = (float)(scale * invcsi_rng_normal(&rng));
-}
 
 /* ---- conv2d against a direct convolution ----------------------------------------------- */
 

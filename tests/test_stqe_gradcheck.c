@@ -32,6 +32,7 @@
  * (tests/test_stqe_torch.py).
  */
 #include "check.h"
+#include "test_buffers.h"
 #include "invcsi/entropy_model.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
@@ -43,31 +44,6 @@
 
 #define GRAD_RTOL 1e-2
 
-static invcsi_rng rng;
-
-static float *alloc_f(long n)
-{
-    float *p = calloc(n > 0 ? n : 1, sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void fill_normal(float *x, long n, double scale)
-{
-    for (long i = 0; i < n; i++)
-        x[i] = (float)(scale * invcsi_rng_normal(&rng));
-}
-
-static double project(const float *out, const float *r, long n)
-{
-    double acc = 0.0;
-    for (long i = 0; i < n; i++)
-        acc += (double)r[i] * out[i];
-    return acc;
-}
 
 typedef double (*loss_fn)(void *ctx);
 

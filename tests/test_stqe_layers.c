@@ -25,6 +25,7 @@
  *     and a folded block refuses a backward pass and a second fold.
  */
 #include "check.h"
+#include "test_buffers.h"
 #include "invcsi/entropy_model.h"
 #include "invcsi/nn.h"
 #include "invcsi/rng.h"
@@ -34,23 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static invcsi_rng rng;
-
-static float *alloc_f(long n)
-{
-    float *p = calloc(n > 0 ? n : 1, sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void fill_normal(float *x, long n, double scale)
-{
-    for (long i = 0; i < n; i++)
-        x[i] = (float)(scale * invcsi_rng_normal(&rng));
-}
 
 /* ---- LayerNorm statistics ------------------------------------------------------------------ */
 

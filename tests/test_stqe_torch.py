@@ -24,6 +24,7 @@ Exit 77 with one line when torch is missing.
 """
 import ctypes as C
 import math
+import re
 import os
 import sys
 
@@ -38,6 +39,10 @@ except ImportError:
 
 torch.set_default_dtype(torch.float64)
 FP = C.POINTER(C.c_float)
+
+SRC = os.environ.get("INVCSI_SOURCE_DIR", os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(SRC, "bench"))
+import stqe_twin as st  # noqa: E402  (the torch equations: one copy, shared with the whole-model twin)
 
 
 class Error(C.Structure):
@@ -143,51 +148,19 @@ def T(a, grad=True):
     return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
 
 
-# ---- torch twins ------------------------------------------------------------------------------
+# ---- torch twins: bench/stqe_twin.py's functions, under this test's short tensor names ----
 
-def t_lsa(x, p, heads, window):
-    """x [N][T][D]; windows of `window` row tokens; p: qkv_w, qkv_b, proj_w, proj_b."""
-    n, t, d = x.shape
-    hd = d // heads
-    qkv = x @ p["qkv_w"].T + p["qkv_b"]                                  # [N][T][3D]
-    qkv = qkv.reshape(n, t // window, window, 3, heads, hd).permute(3, 0, 1, 4, 2, 5)
-    q, k, v = qkv[0], qkv[1], qkv[2]                                     # [N][nw][H][ws][hd]
-    att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(hd), dim=-1)
-    ctx = (att @ v).permute(0, 1, 3, 2, 4).reshape(n, t, d)
-    return ctx @ p["proj_w"].T + p["proj_b"]
-
-
-def t_gsa(x, p, heads, patch):
-    n, t, d = x.shape
-    hd = d // heads
-    q = (x @ p["q_w"].T + p["q_b"]).reshape(n, t, heads, hd).transpose(1, 2)   # [N][H][T][hd]
-    sr_w = p["sr_w"].reshape(d, 1, patch, patch)
-    summ = torch.nn.functional.conv2d(x.unsqueeze(1), sr_w, p["sr_b"], stride=patch)
-    summ = summ.flatten(2).transpose(1, 2)                               # [N][S][D]
-    summ = torch.nn.functional.layer_norm(summ, (d,), p["norm_w"], p["norm_b"], 1e-6)
-    kv = (summ @ p["kv_w"].T + p["kv_b"]).reshape(n, -1, 2, heads, hd).permute(2, 0, 3, 1, 4)
-    att = torch.softmax(q @ kv[0].transpose(-2, -1) / math.sqrt(hd), dim=-1)
-    ctx = (att @ kv[1]).transpose(1, 2).reshape(n, t, d)
-    return ctx @ p["proj_w"].T + p["proj_b"]
-
-
-def t_ln(x, g, b):
-    return torch.nn.functional.layer_norm(x, (x.shape[-1],), g, b, 1e-6)
-
-
-def t_mlp(x, p, pre):
-    h = torch.nn.functional.gelu(x @ p[pre + "fc1_w"].T + p[pre + "fc1_b"])
-    return h @ p[pre + "fc2_w"].T + p[pre + "fc2_b"]
-
-
-def t_block(x, p, heads, window, patch):
-    x = x + t_lsa(t_ln(x, p["ln1_w"], p["ln1_b"]), {k[4:]: v for k, v in p.items()
-                                                     if k.startswith("lsa.")}, heads, window)
-    x = x + t_mlp(t_ln(x, p["ln2_w"], p["ln2_b"]), p, "mlp1_")
-    x = x + t_gsa(t_ln(x, p["ln3_w"], p["ln3_b"]), {k[4:]: v for k, v in p.items()
-                                                     if k.startswith("gsa.")}, heads, patch)
-    x = x + t_mlp(t_ln(x, p["ln4_w"], p["ln4_b"]), p, "mlp2_")
-    return t_ln(x, p["ln5_w"], p["ln5_b"])
+def twin_names(p):
+    """This test's names (qkv_w, ln1_w, lsa.qkv_w, mlp1_fc1_w, ...) -> the C parameter
+    table's names that bench/stqe_twin.py reads (qkv.weight, norm1.weight,
+    attn1.qkv.weight, mlp1.fc1.weight, ...), the same tensor objects."""
+    out = {}
+    for k, v in p.items():
+        n = k.replace("lsa.", "attn1.").replace("gsa.", "attn2.")
+        n = re.sub(r"^ln(\d)_", r"norm\1_", n)
+        n = re.sub(r"^(mlp\d)_", r"\1.", n)
+        out[n[:-2] + (".weight" if n.endswith("_w") else ".bias")] = v
+    return out
 
 
 # ---- C wrappers (forward keeps what the backward needs) -----------------------------------------
@@ -277,7 +250,7 @@ def test_ln_gelu():
     gg, gb = zeros(D), zeros(D)
     dx = ln.backward(dy, (gg, gb))
     tx, tg, tb = T(x), T(g), T(b)
-    ty = t_ln(tx, tg, tb)
+    ty = st.layer_norm(tx, tg, tb)
     ty.backward(T(dy, False))
     compare("ln out", y, ty, abs_tol=2e-5)
     compare("ln dx", dx, tx.grad, rel_tol=1e-4)
@@ -305,7 +278,8 @@ def test_attention(kind):
     dx = layer.backward(dy, grads)
     tx = T(x)
     tp = {k: T(v) for k, v in p.items()}
-    ty = t_lsa(tx, tp, HEADS, WIN) if kind == "lsa" else t_gsa(tx, tp, HEADS, PATCH)
+    ty = (st.lsa(tx, twin_names(tp), "", HEADS, WIN) if kind == "lsa"
+          else st.gsa(tx, twin_names(tp), "", HEADS, PATCH))
     ty.backward(T(dy, False))
     print(f"{kind}: [{N}][{TOK}][{D}], {HEADS} heads, " +
           (f"window {WIN}" if kind == "lsa" else f"summary conv {PATCH}x{PATCH} stride {PATCH}"))
@@ -373,7 +347,7 @@ def test_block():
        "block bwd")
     tx = T(x)
     tp = {k: T(v) for k, v in p.items()}
-    ty = t_block(tx, tp, HEADS, WIN, PATCH)
+    ty = st.transformer_block(tx, twin_names(tp), pre="")
     ty.backward(T(dy, False))
     print(f"transformer block (LN-LSA, LN-MLP, LN-GSA, LN-MLP, LN), {n_params} parameters")
     compare("block out", y, ty, abs_tol=2e-5)
@@ -524,8 +498,7 @@ def test_compander():
     ok(lib.invcsi_compander_forward(ptr(u), ptr(z), 2000, 255.0, 6, C.byref(ERR)), "comp")
     ok(lib.invcsi_compander_backward(ptr(dz), ptr(du), ptr(z), 2000, 255.0, 6, C.byref(ERR)), "cb")
     tz = T(z)
-    t = torch.tanh(tz)
-    tu = (torch.sign(t) * torch.log1p(255 * t.abs()) / math.log1p(255) + 1) / 2 * 63
+    tu = st.compander(tz, 6, 255.0)
     tu.backward(T(du, False))
     compare("compander u", u, tu, abs_tol=5e-5)  # u spans 0..63: 1e-6 relative
     compare("compander dz", dz, tz.grad, rel_tol=1e-5)
@@ -535,27 +508,10 @@ def test_compander():
     ok(lib.invcsi_compander_inverse_backward(ptr(du_c), ptr(dt), ptr(uu), 2000, 255.0, 6,
                                              C.byref(ERR)), "ib")
     tuu = T(uu)
-    c = tuu * 2 / 63 - 1
-    tt = torch.sign(c) * torch.expm1(c.abs() * math.log1p(255)) / 255
+    tt = st.compander_inverse(tuu, 6, 255.0)
     tt.backward(T(dt, False))
     compare("inverse t", t_c, tt, abs_tol=2e-6)
     compare("inverse du", du_c, tuu.grad, rel_tol=1e-5)
-
-
-def t_logits(raw, v):
-    """raw [dims][43] (layout of kernels/stqe_math.h), v [batch][dims] -> logits."""
-    sp, th = torch.nn.functional.softplus, torch.tanh
-    H1, b1, a1 = sp(raw[:, 0:3]), raw[:, 3:6], th(raw[:, 6:9])
-    H2, b2, a2 = sp(raw[:, 9:18]).reshape(-1, 3, 3), raw[:, 18:21], th(raw[:, 21:24])
-    H3, b3, a3 = sp(raw[:, 24:33]).reshape(-1, 3, 3), raw[:, 33:36], th(raw[:, 36:39])
-    H4, b4 = sp(raw[:, 39:42]), raw[:, 42]
-    x = v.unsqueeze(-1) * H1 + b1                       # [B][dims][3]
-    x = x + a1 * th(x)
-    x = torch.einsum("dij,bdj->bdi", H2, x) + b2
-    x = x + a2 * th(x)
-    x = torch.einsum("dij,bdj->bdi", H3, x) + b3
-    x = x + a3 * th(x)
-    return (x * H4).sum(-1) + b4
 
 
 def test_entropy():
@@ -577,14 +533,8 @@ def test_entropy():
     ok(lib.invcsi_entropy_rate_backward(ptr(du), ptr(draw), dloss, ptr(u), ptr(raw), batch, dims,
                                         levels, ptr(scratch), C.byref(ERR)), "rate bwd")
     tu, traw = T(u), T(raw.reshape(dims, 43))
-    c = (levels - 1) / 2
-    l_lo, l_hi = t_logits(traw, tu - 0.5 - c), t_logits(traw, tu + 0.5 - c)
-    sym = torch.round(tu.detach())
-    # folded tails, the same rule as the C side: round(u) = 0 -> CDF(lo) = 0, = L-1 -> CDF(hi) = 1
-    cdf_lo = torch.where(sym <= 0, torch.zeros_like(l_lo), torch.sigmoid(l_lo))
-    cdf_hi = torch.where(sym >= levels - 1, torch.ones_like(l_hi), torch.sigmoid(l_hi))
-    p = torch.clamp(cdf_hi - cdf_lo, min=1e-9)
-    tbits = -torch.log2(p)
+    # folded tails, the same rule as the C side: symbol 0 -> CDF(lo) = 0, L-1 -> CDF(hi) = 1
+    tbits = st.rate_bits(tu, traw, levels)
     (dloss * tbits.sum()).backward()
     print(f"entropy model rate: batch {batch}, dims {dims}, levels {levels}, "
           f"total {total.value:.3f} bits")
