@@ -199,22 +199,13 @@ def parse_args(argv=None):
     p.add_argument("--cdl-seed", type=int, default=1000,
                    help="generator seed of the live reports (not the training seed) [%(default)s]")
     p.add_argument("--noise-seed", type=int, default=42, help="noise seed [%(default)s]")
-    p.add_argument("--cfo", type=float, default=0.015,
-                   help="carrier offset as a fraction of the symbol rate [%(default)s]")
-    p.add_argument("--timing-offset", type=float, default=0.5,
-                   help="fractional channel delay in samples [%(default)s]")
-    p.add_argument("--clock-ppm", type=float, default=20.0,
-                   help="receiver sample-clock offset in ppm [%(default)s]")
+    ota_sweep = load_ota_sweep()
+    ota_sweep.add_channel_args(p)
     p.add_argument("--no-multipath", action="store_true",
                    help="one channel tap instead of ota_sim's [1, 0.3j, -0.15]")
     p.add_argument("--csv", help="also write the table as CSV here")
     args = p.parse_args(argv)
-    try:
-        args.snrs = [float(s) for s in args.snr_db.split(",") if s.strip()]
-    except ValueError:
-        p.error("--snr-db: expected numbers separated by commas, got %r" % args.snr_db)
-    if not args.snrs:
-        p.error("--snr-db: no values")
+    args.snrs = ota_sweep.parse_snr_db(p, args.snr_db)
     if not 1 <= args.reports <= 65535:
         p.error("--reports must be in 1..65535 (the burst header counter has 16 bits)")
     for name in ("stqenet", "invcsinet", "data"):

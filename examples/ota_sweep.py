@@ -42,6 +42,27 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
 
 
+def add_channel_args(p):
+    """The simulated channel's options of ota_sim (also used by apps/stqe_loopback_sweep.py)."""
+    p.add_argument("--cfo", type=float, default=0.015,
+                   help="carrier offset as a fraction of the symbol rate [%(default)s]")
+    p.add_argument("--timing-offset", type=float, default=0.5,
+                   help="fractional channel delay in samples [%(default)s]")
+    p.add_argument("--clock-ppm", type=float, default=20.0,
+                   help="receiver sample-clock offset in ppm [%(default)s]")
+
+
+def parse_snr_db(p, text):
+    """--snr-db "a,b,c" -> [a, b, c] in dB, or a parser error naming the value."""
+    try:
+        snrs = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        p.error("--snr-db: expected numbers separated by commas, got %r" % text)
+    if not snrs:
+        p.error("--snr-db: no values")
+    return snrs
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,12 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--snr-db", default="0,2,4,6,8,10,20",
                    help="Eb/N0 values in dB, comma separated [%(default)s]")
     p.add_argument("--reports", type=int, default=200, help="reports (bursts) per Eb/N0 [%(default)s]")
-    p.add_argument("--cfo", type=float, default=0.015,
-                   help="carrier offset as a fraction of the symbol rate [%(default)s]")
-    p.add_argument("--timing-offset", type=float, default=0.5,
-                   help="fractional channel delay in samples [%(default)s]")
-    p.add_argument("--clock-ppm", type=float, default=20.0,
-                   help="receiver sample-clock offset in ppm [%(default)s]")
+    add_channel_args(p)
     p.add_argument("--cdl-seed", type=int, default=1000, help="seed of the CDL-C reports [%(default)s]")
     p.add_argument("--noise-seed", type=int, default=42, help="seed of the noise [%(default)s]")
     p.add_argument("--no-loopback", action="store_true", help="skip the ideal-AWGN loopback runs")
@@ -69,12 +85,7 @@ def parse_args(argv=None):
                    help="also draw BER (with theory) and NMSE (with the loopback) against "
                         "Eb/N0 into this image file (.png, .pdf, .svg)")
     args = p.parse_args(argv)
-    try:
-        args.snrs = [float(v) for v in args.snr_db.split(",") if v.strip()]
-    except ValueError:
-        p.error("--snr-db: expected numbers separated by commas, got %r" % args.snr_db)
-    if not args.snrs:
-        p.error("--snr-db: no values")
+    args.snrs = parse_snr_db(p, args.snr_db)
     if not 1 <= args.reports <= 65536:
         p.error("--reports must be in 1..65536 (the header counter has 16 bits)")
     if not os.path.exists(args.weights):

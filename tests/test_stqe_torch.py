@@ -3,17 +3,19 @@
 
 The C layers are called through ctypes on $INVCSI_BINARY_DIR/lib/libinvcsi.so with float32
 buffers; the twin runs in float64 on the same float32 values, so the differences measure the
-C side's float32 arithmetic only. Compared, forward and backward (input and every parameter
+C side's float32 arithmetic only. The torch side is bench/stqe_twin.py's functions (the
+whole-model twin of test_stqenet_torch), so each equation is written once in torch too.
+Compared, forward and backward (input and every parameter
 gradient, for a random upstream gradient):
   - LayerNorm (eps 1e-6) and GELU (erf form),
   - LSA: row tokens, 8-token windows, 4 heads, embed 32 (nn.Linear qkv/proj as in Twins),
   - GSA: queries = rows, keys/values from nn.Conv2d(1, 32, 8, stride 8) -> LayerNorm -> kv,
   - the pre-LayerNorm transformer block of DESIGN.md section 5, invcsi_stqe_block_forward /
     _backward (x + LSA(LN x), + MLP(LN x), + GSA(LN x), + MLP(LN x), then LN), against the
-    same block written with torch functions (all 32 parameter tensors' gradients),
+    twin's block (all 32 parameter tensors' gradients),
   - the CR block (conv + BN units in training mode: output, input and parameter gradients,
-    running statistics; eval mode; after folding the BN into the convs) against STNet's
-    CRBlock as a torch module,
+    running statistics; eval mode; after folding the BN into the convs) against the twin's
+    cr_block (STNet's CRBlock),
   - the compander (tanh + mu-law, B = 6) and its inverse,
   - the factorised entropy model's rate (Balle 2018 / CompressAI EntropyBottleneck form with
     the end-symbol tails folded in), d/du and d/dparams.
@@ -32,7 +34,6 @@ import numpy as np
 
 try:
     import torch
-    import torch.nn as nn
 except ImportError:
     print("SKIP: python3-torch is not installed for", sys.executable)
     sys.exit(77)
@@ -395,47 +396,29 @@ lib.invcsi_crblock_backward.argtypes = [FP, C.POINTER(CrGrads), FP, FP, FP, C.PO
 lib.invcsi_crblock_fold.argtypes = [C.POINTER(CrBlock), C.POINTER(Error)]
 
 
-class TCrBlock(nn.Module):
-    """STNet's CRBlock with explicit unit names (LeakyReLU 0.3, BN eps 1e-5, momentum 0.1)."""
-
-    def __init__(self, c=2, w=7):
-        super().__init__()
-        shapes = {"p1a": (c, w), "p1b": (w, w), "p1c": (w, w), "p2a": (c, w), "p2b": (w, w),
-                  "fuse": (2 * w, c)}
-        for u in CR_UNITS:
-            kh, kw = CR_KERNELS[u]
-            ci, co = shapes[u]
-            setattr(self, u + "_conv", nn.Conv2d(ci, co, (kh, kw), padding=(kh // 2, kw // 2),
-                                                 bias=False))
-            setattr(self, u + "_bn", nn.BatchNorm2d(co))
-
-    def cb(self, u, x):
-        return getattr(self, u + "_bn")(getattr(self, u + "_conv")(x))
-
-    def forward(self, x):
-        lr = lambda t: torch.nn.functional.leaky_relu(t, 0.3)  # noqa: E731
-        p1 = self.cb("p1c", lr(self.cb("p1b", lr(self.cb("p1a", x)))))
-        p2 = self.cb("p2b", lr(self.cb("p2a", x)))
-        return lr(self.cb("fuse", lr(torch.cat((p1, p2), 1))) + x)
-
-
 def test_crblock():
     batch, ch, width, h, w = 4, 2, 7, 32, 32
-    tm = TCrBlock(ch, width)
+    in_ch = {"p1a": ch, "p1b": width, "p1c": width, "p2a": ch, "p2b": width, "fuse": 2 * width}
+    out_ch = {u: (ch if u == "fuse" else width) for u in CR_UNITS}
     arrays = {}
-    with torch.no_grad():
-        for u in CR_UNITS:
-            conv, bn = getattr(tm, u + "_conv"), getattr(tm, u + "_bn")
-            conv.weight.copy_(torch.tensor(rand(*conv.weight.shape,
-                                                scale=1 / math.sqrt(conv.weight[0].numel()))))
-            bn.weight.copy_(torch.tensor(f32(1 + rand(bn.num_features, scale=0.3))))
-            bn.bias.copy_(torch.tensor(rand(bn.num_features, scale=0.3)))
-            bn.running_mean.copy_(torch.tensor(rand(bn.num_features, scale=0.3)))
-            bn.running_var.copy_(torch.tensor(f32(0.5 + rng.uniform(0, 1, bn.num_features))))
-            arrays[u] = {k: f32(v.detach().numpy()) for k, v in (
-                ("weight", conv.weight), ("gamma", bn.weight), ("beta", bn.bias),
-                ("running_mean", bn.running_mean), ("running_var", bn.running_var))}
-            arrays[u]["bias"] = zeros(bn.num_features)
+    for u in CR_UNITS:
+        kh, kw = CR_KERNELS[u]
+        fan = in_ch[u] * kh * kw
+        arrays[u] = {"weight": rand(out_ch[u], in_ch[u], kh, kw, scale=1 / math.sqrt(fan)),
+                     "gamma": f32(1 + rand(out_ch[u], scale=0.3)),
+                     "beta": rand(out_ch[u], scale=0.3),
+                     "running_mean": rand(out_ch[u], scale=0.3),
+                     "running_var": f32(0.5 + rng.uniform(0, 1, out_ch[u])),
+                     "bias": zeros(out_ch[u])}
+    # the twin (bench/stqe_twin.py's cr_block) under the C table's unit names
+    twin_unit = dict(zip(CR_UNITS, (name for name, _ in st.CR_UNITS)))
+    tp, tbuf = {}, {}
+    for u in CR_UNITS:
+        n = twin_unit[u] + "."
+        tp[n + "conv.weight"] = T(arrays[u]["weight"])
+        tp[n + "bn.weight"], tp[n + "bn.bias"] = T(arrays[u]["gamma"]), T(arrays[u]["beta"])
+        for k in ("running_mean", "running_var"):
+            tbuf[n + "bn." + k] = torch.tensor(arrays[u][k].astype(np.float64))
     blk = CrBlock()
     lib.invcsi_crblock_set_shapes(C.byref(blk), ch, width)
     grads = {u: {k: np.zeros_like(arrays[u][k]) for k in ("weight", "gamma", "beta")}
@@ -456,32 +439,28 @@ def test_crblock():
                                   ptr(scratch), C.byref(ERR)), "cr fwd train")
     ok(lib.invcsi_crblock_backward(ptr(dx), C.byref(G), ptr(dy), ptr(x), ptr(saved),
                                    C.byref(blk), batch, h, w, ptr(scratch), C.byref(ERR)), "cr bwd")
-    tm.train()
     tx = T(x)
-    ty = tm(tx)
+    ty = st.cr_block(tx, tp, tbuf, "", train=True)
     ty.backward(T(dy, False))
     print(f"CR block (2 -> 7 ... -> 2, BN train mode), batch {batch}, {h}x{w}")
     compare("cr out (train)", y, ty, abs_tol=2e-5)
     compare("cr dx", dx, tx.grad, rel_tol=1e-4)
+    twin_key = {"weight": "conv.weight", "gamma": "bn.weight", "beta": "bn.bias"}
     worst, at = max((float(np.max(np.abs(grads[u][k] - t.grad.numpy())) /
                      float(np.max(np.abs(t.grad.numpy())))), u + "." + k)
-                    for u in CR_UNITS for k, t in (
-                        ("weight", getattr(tm, u + "_conv").weight),
-                        ("gamma", getattr(tm, u + "_bn").weight),
-                        ("beta", getattr(tm, u + "_bn").bias)))
+                    for u in CR_UNITS for k in ("weight", "gamma", "beta")
+                    for t in (tp[twin_unit[u] + "." + twin_key[k]],))
     flag = "ok" if worst <= 1e-4 else "FAIL"
     print(f"  {'cr d(18 tensors)':<22} worst max abs err / max|ref| {worst:.2e} ({at}, "
           f"tol 1.0e-04) {flag}")
     if worst > 1e-4:
         failures.append("cr dparams")
-    worst_rs = max(float(np.max(np.abs(arrays[u][k] - getattr(getattr(tm, u + "_bn"), k)
-                                       .detach().numpy())))
+    worst_rs = max(float(np.max(np.abs(arrays[u][k] - tbuf[twin_unit[u] + ".bn." + k].numpy())))
                    for u in CR_UNITS for k in ("running_mean", "running_var"))
     compare("cr running stats", [worst_rs], [0.0], abs_tol=1e-5)
     # eval mode (running statistics), then folded
-    tm.eval()
     with torch.no_grad():
-        ty = tm(T(x, False))
+        ty = st.cr_block(T(x, False), tp, tbuf, "", train=False)
     ok(lib.invcsi_crblock_forward(ptr(y), ptr(saved), ptr(x), C.byref(blk), batch, h, w, 1, 0.1,
                                   ptr(scratch), C.byref(ERR)), "cr fwd infer")
     compare("cr out (eval)", y, ty, abs_tol=2e-5)
